@@ -1,0 +1,3 @@
+"""Push approval: relying apps ask, enrolled phones answer with signed decisions."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,36 @@
+"""The application factory: one `create_app(settings)` builds everything, with no globals."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from . import api, stream
+from .config import Settings
+from .edge import SERVICE, errors_middleware
+from .engine import engine_for
+from .engine.base import Engine
+from .service import PushService
+
+GOING_AWAY = 1001
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware], client_max_size=settings.max_body_bytes)
+    push = PushService(settings, engine or engine_for(settings))
+    app[SERVICE] = push
+    app.router.add_routes(api.routes)
+    app.router.add_get("/v1/devices/stream", stream.stream)
+
+    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
+        await push.start()
+        yield
+        await push.close()
+
+    async def on_shutdown(_: web.Application) -> None:
+        push.hub.close_all(GOING_AWAY, "server shutting down")
+
+    app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(on_shutdown)
+    return app

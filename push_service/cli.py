@@ -1,0 +1,54 @@
+"""`push-service serve`: read the configuration once, say where to go, and run."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from aiohttp import web
+
+from .app import create_app
+from .config import ConfigError, Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="push-service", description="Push approval service.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP and websocket service")
+    serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port to listen on (default 8080)")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ, host=args.host, port=args.port)
+    except ConfigError as exc:
+        print(f"push-service: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    _greet(settings)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    return 0
+
+
+def _greet(settings: Settings) -> None:
+    engine = "Redis" if settings.redis_url else "in-process"
+    lines = [f"push-service on {settings.base_url} ({engine} engine, issuer {settings.issuer!r})"]
+    if settings.admin_token_generated:
+        lines += [
+            "Admin token (generated for this run; set PUSH_ADMIN_TOKEN to choose one):",
+            f"  {settings.admin_tokens[0].reveal()}",
+        ]
+    lines += [
+        "Next: create an app:",
+        f"  curl -s -X POST {settings.base_url}/v1/admin/apps"
+        " -H 'Authorization: Bearer <admin token>'"
+        " -H 'Content-Type: application/json' -d '{\"name\": \"Intranet\"}'",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

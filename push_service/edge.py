@@ -1,0 +1,104 @@
+"""What every HTTP handler shares: the service key, JSON in and out, bearer credentials, and the
+one middleware that turns every failure into the contract's error body (never a traceback)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from . import jsonbody, tokens
+from .errors import ErrorCode, PushError
+from .models import Device
+from .service import Caller, PushService
+
+SERVICE = web.AppKey("service", PushService)
+log = logging.getLogger("push_service.http")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_HTTP_CODES = {
+    404: (ErrorCode.NOT_FOUND, "There is nothing at this path."),
+    405: (ErrorCode.INVALID_REQUEST, "This method is not allowed on this path."),
+    413: (ErrorCode.PAYLOAD_TOO_LARGE, "The request body is too large."),
+}
+
+
+def service(request: web.Request) -> PushService:
+    return request.app[SERVICE]
+
+
+def reply(body: Any, status: int = 200) -> web.Response:
+    return web.Response(text=jsonbody.dumps(body), status=status, content_type="application/json")
+
+
+def error_response(exc: PushError) -> web.Response:
+    response = reply(exc.body(), exc.status)
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    if exc.code in (ErrorCode.UNAUTHORIZED, ErrorCode.INVALID_TOKEN):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="push-approval"'
+    return response
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except PushError as exc:
+        return error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code, message = _HTTP_CODES.get(exc.status, (ErrorCode.INVALID_REQUEST, exc.reason))
+        response = error_response(PushError(code, message))
+        response.set_status(exc.status)
+        return response
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return reply({"error": {"code": "internal", "message": "An internal error occurred."}}, 500)
+
+
+async def json_body(request: web.Request) -> Any:
+    """The request's JSON body, strictly parsed; 400 invalid_request or 413 otherwise."""
+    limit = service(request).settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PushError(ErrorCode.PAYLOAD_TOO_LARGE, f"The body is larger than {limit} bytes.")
+    if request.content_type != "application/json":
+        raise PushError(
+            ErrorCode.INVALID_REQUEST, "Send the body as Content-Type: application/json."
+        )
+    raw = await request.read()
+    return jsonbody.loads(raw, max_depth=service(request).settings.max_json_depth)
+
+
+def bearer(request: web.Request, code: ErrorCode = ErrorCode.UNAUTHORIZED) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise PushError(code, "Send credentials as 'Authorization: Bearer <token>'.")
+    return value.strip()
+
+
+async def caller(
+    request: web.Request, *, app_only: bool = False, operator_only: bool = False
+) -> Caller:
+    """The app or operator behind the bearer credential, or 401 unauthorized."""
+    token = bearer(request)
+    push = service(request)
+    if not app_only and push.is_admin(token):
+        return Caller(None)
+    if not operator_only:
+        app = await push.app_for_key(token)
+        if app is not None:
+            return Caller(app)
+    raise PushError(ErrorCode.UNAUTHORIZED, "The API key or admin token is not valid.")
+
+
+async def device(request: web.Request) -> Device:
+    """The active device behind a device token in the Authorization header."""
+    token = bearer(request, ErrorCode.INVALID_TOKEN)
+    found, _ = await service(request).device_from_token(token, tokens.Kind.PLAIN)
+    return found

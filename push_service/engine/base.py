@@ -1,0 +1,127 @@
+"""The engine interface: where state lives and how events reach every instance.
+
+Engines store and fan out; they never decide. Every rule is computed by `lifecycle` before an
+engine is called, and an engine's only judgement is atomic: "still pending?" when finishing a
+challenge, "seen before?" for a jti, "under the limits?" when creating one. Two implementations
+(memory, Redis) are held to one contract suite in tests/engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..models import App, Challenge, Device, Enrollment
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeCreated:
+    challenge: Challenge
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeEnded:
+    challenge: Challenge
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRevoked:
+    device_id: str
+    user_id: str
+
+
+Event = ChallengeCreated | ChallengeEnded | DeviceRevoked
+Listener = Callable[[Event], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Push-bombing limits checked atomically with the creation of a challenge."""
+
+    max_pending: int
+    rate_limit: int
+    rate_window: int
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """What `create_challenge` did: the challenge, and False when an idempotency key matched."""
+
+    challenge: Challenge
+    new: bool
+
+
+IDEMPOTENCY_TTL = 24 * 3600
+ENROLLMENT_ATTEMPTS = 5
+
+
+class Engine(Protocol):
+    """Storage and fan-out. Raises PushError(unavailable) when its store cannot be reached."""
+
+    async def start(self, listener: Listener) -> None:
+        """Connect, and deliver every event from any instance to `listener` from now on."""
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Return when the store answers; raise PushError(unavailable) otherwise."""
+
+    async def match_key(self) -> bytes:
+        """The key match numbers are derived with, the same on every instance."""
+
+    # Apps
+    async def add_app(self, app: App) -> None: ...
+    async def get_app(self, app_id: str) -> App | None: ...
+    async def app_by_key_hash(self, key_hash: str) -> App | None: ...
+    async def list_apps(self) -> list[App]: ...
+    async def delete_app(self, app_id: str) -> bool: ...
+
+    # Enrollments and devices
+    async def add_enrollment(self, enrollment: Enrollment, now: float) -> None: ...
+
+    async def get_enrollment(self, code_hash: str, now: float) -> Enrollment | None:
+        """The enrollment if it is unused, unexpired and not burned."""
+
+    async def fail_enrollment(self, code_hash: str) -> None:
+        """Count a failed use; the code is burned at ENROLLMENT_ATTEMPTS."""
+
+    async def redeem_enrollment(self, code_hash: str, device: Device, now: float) -> bool:
+        """Consume the code and add `device`, atomically; False if the code was already gone."""
+
+    async def get_device(self, device_id: str) -> Device | None:
+        """An active (not revoked) device."""
+
+    async def list_devices(self, user_id: str) -> list[Device]: ...
+
+    async def revoke_device(self, device_id: str) -> Device | None:
+        """Revoke and announce DeviceRevoked everywhere; None if it was not active."""
+
+    async def rotate_key(self, device_id: str, public_key: str) -> bool: ...
+    async def touch_device(self, device_id: str, now: float) -> None: ...
+
+    async def use_jti(self, device_id: str, jti: str, expires_at: float, now: float) -> bool:
+        """Remember a token id until it expires; False if it was already seen."""
+
+    # Challenges
+    async def create_challenge(
+        self, challenge: Challenge, limits: Limits, idempotency_key: str | None, now: float
+    ) -> Created:
+        """Store and announce a new challenge, or return the one an idempotency key names.
+
+        Raises PushError(too_many_pending) or PushError(rate_limited, retry_after=...).
+        """
+
+    async def get_challenge(self, challenge_id: str) -> Challenge | None: ...
+    async def pending_for_user(self, user_id: str) -> list[Challenge]: ...
+
+    async def list_challenges(
+        self, *, status: str | None, app_id: str | None, user_id: str | None, limit: int
+    ) -> list[Challenge]: ...
+
+    async def finish(self, ended: Challenge) -> bool:
+        """Store `ended` (a terminal state) iff the stored challenge is still pending, and
+        announce ChallengeEnded; False when another transition got there first."""
+
+    async def due(self, now: float, limit: int) -> list[Challenge]:
+        """Pending challenges whose deadline has passed (some may be finished meanwhile)."""

@@ -1,0 +1,227 @@
+"""The in-process engine: all state in this process's memory, events delivered synchronously.
+
+The default for one instance: nothing to install, nothing survives a restart. Atomicity comes
+free: no method awaits between its check and its write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import secrets
+from collections import defaultdict, deque
+
+from ..errors import ErrorCode, PushError
+from ..models import App, Challenge, Device, Enrollment
+from .base import (
+    ENROLLMENT_ATTEMPTS,
+    IDEMPOTENCY_TTL,
+    ChallengeCreated,
+    ChallengeEnded,
+    Created,
+    DeviceRevoked,
+    Event,
+    Limits,
+    Listener,
+)
+
+RETENTION = 24 * 3600
+
+
+class MemoryEngine:
+    def __init__(self) -> None:
+        self._listener: Listener | None = None
+        self._key = secrets.token_bytes(32)
+        self._apps: dict[str, App] = {}
+        self._enrollments: dict[str, Enrollment] = {}
+        self._attempts: dict[str, int] = {}
+        self._devices: dict[str, Device] = {}
+        self._user_devices: defaultdict[str, set[str]] = defaultdict(set)
+        self._jti: dict[str, float] = {}
+        self._challenges: dict[str, Challenge] = {}
+        self._pending: defaultdict[str, set[str]] = defaultdict(set)
+        self._deadlines: list[tuple[float, str]] = []
+        self._recent: defaultdict[str, deque[float]] = defaultdict(deque)
+        self._idempotency: dict[str, str] = {}
+        self._forget: list[tuple[float, str, str]] = []
+
+    async def start(self, listener: Listener) -> None:
+        self._listener = listener
+
+    async def close(self) -> None:
+        self._listener = None
+
+    async def ping(self) -> None:
+        return None
+
+    async def match_key(self) -> bytes:
+        return self._key
+
+    def _announce(self, event: Event) -> None:
+        if self._listener is not None:
+            self._listener(event)
+
+    # Apps
+    async def add_app(self, app: App) -> None:
+        self._apps[app.app_id] = app
+
+    async def get_app(self, app_id: str) -> App | None:
+        return self._apps.get(app_id)
+
+    async def app_by_key_hash(self, key_hash: str) -> App | None:
+        return next((a for a in self._apps.values() if a.key_hash == key_hash), None)
+
+    async def list_apps(self) -> list[App]:
+        return sorted(self._apps.values(), key=lambda a: a.created_at)
+
+    async def delete_app(self, app_id: str) -> bool:
+        return self._apps.pop(app_id, None) is not None
+
+    # Enrollments and devices
+    async def add_enrollment(self, enrollment: Enrollment, now: float) -> None:
+        self._enrollments[enrollment.code_hash] = enrollment
+        self._later(enrollment.expires_at, "enrollment", enrollment.code_hash)
+
+    async def get_enrollment(self, code_hash: str, now: float) -> Enrollment | None:
+        enrollment = self._enrollments.get(code_hash)
+        if enrollment is None or enrollment.expires_at <= now:
+            return None
+        return enrollment
+
+    async def fail_enrollment(self, code_hash: str) -> None:
+        self._attempts[code_hash] = self._attempts.get(code_hash, 0) + 1
+        if self._attempts[code_hash] >= ENROLLMENT_ATTEMPTS:
+            self._enrollments.pop(code_hash, None)
+
+    async def redeem_enrollment(self, code_hash: str, device: Device, now: float) -> bool:
+        if await self.get_enrollment(code_hash, now) is None:
+            return False
+        del self._enrollments[code_hash]
+        self._devices[device.device_id] = device
+        self._user_devices[device.user_id].add(device.device_id)
+        return True
+
+    async def get_device(self, device_id: str) -> Device | None:
+        return self._devices.get(device_id)
+
+    async def list_devices(self, user_id: str) -> list[Device]:
+        devices = (self._devices[d] for d in self._user_devices.get(user_id, ()))
+        return sorted(devices, key=lambda d: d.created_at)
+
+    async def revoke_device(self, device_id: str) -> Device | None:
+        device = self._devices.pop(device_id, None)
+        if device is not None:
+            self._user_devices[device.user_id].discard(device_id)
+            self._announce(DeviceRevoked(device_id, device.user_id))
+        return device
+
+    async def rotate_key(self, device_id: str, public_key: str) -> bool:
+        device = self._devices.get(device_id)
+        if device is None:
+            return False
+        self._devices[device_id] = dataclasses.replace(device, public_key=public_key)
+        return True
+
+    async def touch_device(self, device_id: str, now: float) -> None:
+        device = self._devices.get(device_id)
+        if device is not None:
+            self._devices[device_id] = dataclasses.replace(device, last_seen_at=now)
+
+    async def use_jti(self, device_id: str, jti: str, expires_at: float, now: float) -> bool:
+        key = f"{device_id}\x00{jti}"
+        if self._jti.get(key, 0.0) > now:
+            return False
+        self._jti[key] = expires_at
+        self._later(expires_at, "jti", key)
+        return True
+
+    # Challenges
+    async def create_challenge(
+        self, challenge: Challenge, limits: Limits, idempotency_key: str | None, now: float
+    ) -> Created:
+        idem = f"{challenge.app_id}\x00{idempotency_key}" if idempotency_key else None
+        earlier = self._idempotency.get(idem) if idem else None
+        if earlier is not None and earlier in self._challenges:
+            return Created(self._challenges[earlier], new=False)
+        self._check_limits(challenge.user_id, limits, now)
+        self._recent[challenge.user_id].append(now)
+        self._challenges[challenge.challenge_id] = challenge
+        self._pending[challenge.user_id].add(challenge.challenge_id)
+        heapq.heappush(self._deadlines, (challenge.expires_at, challenge.challenge_id))
+        self._later(challenge.expires_at + RETENTION, "challenge", challenge.challenge_id)
+        if idem is not None:
+            self._idempotency[idem] = challenge.challenge_id
+            self._later(now + IDEMPOTENCY_TTL, "idempotency", idem)
+        self._announce(ChallengeCreated(challenge))
+        return Created(challenge, new=True)
+
+    def _check_limits(self, user_id: str, limits: Limits, now: float) -> None:
+        if len(self._pending.get(user_id, ())) >= limits.max_pending:
+            raise PushError(
+                ErrorCode.TOO_MANY_PENDING,
+                f"The user already has {limits.max_pending} pending challenges; wait for one.",
+            )
+        recent = self._recent[user_id]
+        while recent and recent[0] <= now - limits.rate_window:
+            recent.popleft()
+        if len(recent) >= limits.rate_limit:
+            retry = max(1, int(recent[0] + limits.rate_window - now + 0.999))
+            raise PushError(
+                ErrorCode.RATE_LIMITED,
+                f"Too many challenges for this user; try again in {retry} s.",
+                retry_after=retry,
+            )
+
+    async def get_challenge(self, challenge_id: str) -> Challenge | None:
+        return self._challenges.get(challenge_id)
+
+    async def pending_for_user(self, user_id: str) -> list[Challenge]:
+        found = (self._challenges[c] for c in self._pending.get(user_id, ()))
+        return sorted(found, key=lambda c: c.created_at)
+
+    async def list_challenges(
+        self, *, status: str | None, app_id: str | None, user_id: str | None, limit: int
+    ) -> list[Challenge]:
+        found = [
+            c
+            for c in reversed(self._challenges.values())
+            if (status is None or c.status == status)
+            and (app_id is None or c.app_id == app_id)
+            and (user_id is None or c.user_id == user_id)
+        ]
+        return found[:limit]
+
+    async def finish(self, ended: Challenge) -> bool:
+        current = self._challenges.get(ended.challenge_id)
+        if current is None or not current.pending:
+            return False
+        self._challenges[ended.challenge_id] = ended
+        self._pending[ended.user_id].discard(ended.challenge_id)
+        self._announce(ChallengeEnded(ended))
+        return True
+
+    async def due(self, now: float, limit: int) -> list[Challenge]:
+        self._forget_expired(now)
+        found: list[Challenge] = []
+        while self._deadlines and self._deadlines[0][0] <= now and len(found) < limit:
+            _, challenge_id = heapq.heappop(self._deadlines)
+            challenge = self._challenges.get(challenge_id)
+            if challenge is not None and challenge.pending:
+                found.append(challenge)
+        return found
+
+    def _later(self, when: float, kind: str, key: str) -> None:
+        heapq.heappush(self._forget, (when, kind, key))
+
+    def _forget_expired(self, now: float) -> None:
+        while self._forget and self._forget[0][0] <= now:
+            _, kind, key = heapq.heappop(self._forget)
+            if kind == "jti" and self._jti.get(key, now + 1) <= now:
+                del self._jti[key]
+            elif kind == "enrollment":
+                self._enrollments.pop(key, None)
+                self._attempts.pop(key, None)
+            elif kind == "challenge":
+                self._challenges.pop(key, None)
+            elif kind == "idempotency":
+                self._idempotency.pop(key, None)

@@ -1,0 +1,313 @@
+"""Orchestration: each use case of the contract as one method, over an engine and a hub.
+
+It owns the order of checks (who may do what, then what the state machine says, then the atomic
+write) and the process-local waiting (long-polls, the expiry clock). It knows no HTTP: the edge
+turns requests into calls and PushErrors into answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from . import lifecycle, tokens
+from .config import Settings
+from .engine.base import ChallengeCreated, ChallengeEnded, Engine, Event, Limits
+from .errors import ErrorCode, PushError, invalid_token, not_found
+from .hub import Hub
+from .ids import hash_secret, match_number, new_id, new_secret, same_secret, webhook_secret
+from .lifecycle import Decision
+from .models import App, Challenge, Device, Enrollment
+from .requests import NewChallenge, NewDevice, NewEnrollment, NewKey
+
+log = logging.getLogger("push_service")
+
+LAST_SEEN_GRANULARITY = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class NewApp:
+    app: App
+    api_key: str
+    webhook_secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: an app, or an operator (app is None)."""
+
+    app: App | None
+
+    @property
+    def operator(self) -> bool:
+        return self.app is None
+
+
+class PushService:
+    def __init__(
+        self, settings: Settings, engine: Engine, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.hub = Hub()
+        self.clock = clock
+        self._waiters: defaultdict[str, set[asyncio.Future[None]]] = defaultdict(set)
+        self._match_key = b""
+        self._expiry: asyncio.Task[None] | None = None
+        self.limits = Limits(settings.max_pending, settings.rate_limit, settings.rate_window)
+
+    async def start(self) -> None:
+        await self.engine.start(self._on_event)
+        configured = self.settings.match_key
+        self._match_key = (
+            configured.reveal().encode() if configured else await self.engine.match_key()
+        )
+        self._expiry = asyncio.create_task(self._expire_forever(), name="expiry")
+
+    async def close(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._expiry
+        await self.engine.close()
+
+    # Credentials
+    def is_admin(self, token: str) -> bool:
+        matches = [same_secret(token, t.reveal()) for t in self.settings.admin_tokens]
+        return any(matches)
+
+    async def app_for_key(self, api_key: str) -> App | None:
+        key_hash = hash_secret(api_key)
+        app = await self.engine.app_by_key_hash(key_hash)
+        return app if app is not None and same_secret(app.key_hash, key_hash) else None
+
+    async def device_from_token(
+        self, token: object, kind: tokens.Kind, *, nonce: str | None = None
+    ) -> tuple[Device, dict[str, object]]:
+        """The active device that signed `token`, and its checked claims; else invalid_token."""
+        unverified = tokens.peek(token)
+        device = await self.engine.get_device(unverified.kid) if unverified.kid else None
+        if device is None:
+            raise invalid_token("The token's 'kid' does not name an active device.")
+        now = self.clock()
+        claims = tokens.verify_device_token(
+            unverified,
+            device.public_key,
+            device_id=device.device_id,
+            issuer=self.settings.issuer,
+            now=now,
+            kind=kind,
+        )
+        if nonce is not None and not same_secret(str(claims["nonce"]), nonce):
+            raise invalid_token("The token's 'nonce' is not the one this connection was given.")
+        if not await self.engine.use_jti(
+            device.device_id, str(claims["jti"]), float(str(claims["exp"])), now
+        ):
+            raise invalid_token("The token's 'jti' was used before; every token is single use.")
+        if device.last_seen_at is None or now - device.last_seen_at > LAST_SEEN_GRANULARITY:
+            await self.engine.touch_device(device.device_id, now)
+        return device, claims
+
+    # Apps
+    async def create_app(self, name: str) -> NewApp:
+        api_key = new_secret("pak_")
+        secret = webhook_secret()
+        app = App(new_id("app"), name, hash_secret(api_key), (secret,), self.clock())
+        await self.engine.add_app(app)
+        return NewApp(app, api_key, secret)
+
+    async def delete_app(self, app_id: str) -> None:
+        if not await self.engine.delete_app(app_id):
+            raise not_found("app")
+
+    # Enrollment
+    async def create_enrollment(
+        self, caller: Caller, request: NewEnrollment
+    ) -> tuple[Enrollment, str]:
+        scope = request.app_ids
+        if caller.app is not None:
+            scope = (caller.app.app_id,)
+        elif scope is not None:
+            for app_id in scope:
+                if await self.engine.get_app(app_id) is None:
+                    raise PushError(
+                        ErrorCode.INVALID_REQUEST, f"'app_ids' names an unknown app {app_id!r}."
+                    )
+        code = new_secret(nbytes=16)
+        now = self.clock()
+        enrollment = Enrollment(
+            new_id("enr"),
+            hash_secret(code),
+            request.user_id,
+            scope,
+            caller.app.app_id if caller.app else "operator",
+            now + self.settings.enrollment_ttl,
+        )
+        await self.engine.add_enrollment(enrollment, now)
+        return enrollment, code
+
+    async def enroll_device(self, request: NewDevice) -> Device:
+        code_hash = hash_secret(request.code)
+        now = self.clock()
+        enrollment = await self.engine.get_enrollment(code_hash, now)
+        if enrollment is None:
+            raise PushError(
+                ErrorCode.INVALID_ENROLLMENT, "The enrollment code is unknown, used or expired."
+            )
+        try:
+            x = tokens.parse_jwk(request.public_key)
+            tokens.verify_proof(request.proof, x, claims={"code": request.code}, now=now)
+        except PushError:
+            await self.engine.fail_enrollment(code_hash)
+            raise
+        device = Device(new_id("dev"), enrollment.user_id, request.name, x, enrollment.app_ids, now)
+        if not await self.engine.redeem_enrollment(code_hash, device, now):
+            raise PushError(
+                ErrorCode.INVALID_ENROLLMENT, "The enrollment code is unknown, used or expired."
+            )
+        return device
+
+    async def rotate_key(self, device: Device, request: NewKey) -> None:
+        x = tokens.parse_jwk(request.public_key)
+        tokens.verify_proof(
+            request.proof, x, claims={"device_id": device.device_id}, now=self.clock()
+        )
+        if not await self.engine.rotate_key(device.device_id, x):
+            raise invalid_token("The device was revoked.")
+
+    async def revoke_device(self, device_id: str) -> None:
+        if await self.engine.revoke_device(device_id) is None:
+            raise not_found("device")
+
+    # Challenges
+    def match_number(self, challenge: Challenge) -> str:
+        return match_number(self._match_key, challenge.challenge_id, self.settings.match_digits)
+
+    async def create_challenge(
+        self, app: App, request: NewChallenge, idempotency_key: str | None
+    ) -> Challenge:
+        devices = await self.engine.list_devices(request.user_id)
+        if not any(d.serves(app.app_id) for d in devices):
+            raise PushError(
+                ErrorCode.NO_DEVICES, "The user has no active device enrolled for this app."
+            )
+        now = self.clock()
+        challenge = Challenge(
+            challenge_id=new_id("ch"),
+            app_id=app.app_id,
+            app_name=app.name,
+            user_id=request.user_id,
+            context=request.context,
+            number_matching=request.number_matching,
+            nonce=new_secret(nbytes=16),
+            created_at=now,
+            expires_at=now + request.ttl_seconds,
+            callback_url=request.callback_url,
+        )
+        created = await self.engine.create_challenge(challenge, self.limits, idempotency_key, now)
+        return created.challenge
+
+    async def challenge_for(self, caller: Caller, challenge_id: str) -> Challenge:
+        challenge = await self.engine.get_challenge(challenge_id)
+        if challenge is None or (caller.app is not None and challenge.app_id != caller.app.app_id):
+            raise not_found("challenge")
+        return challenge
+
+    async def wait(self, caller: Caller, challenge_id: str, seconds: float) -> Challenge:
+        """The challenge as soon as it is not pending, or after `seconds` still pending."""
+        challenge = await self.challenge_for(caller, challenge_id)
+        if not challenge.pending or seconds <= 0:
+            return challenge
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters[challenge_id].add(waiter)
+        try:
+            challenge = await self.challenge_for(caller, challenge_id)
+            if challenge.pending:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiter, seconds)
+                challenge = await self.challenge_for(caller, challenge_id)
+        finally:
+            self._forget_waiter(challenge_id, waiter)
+        return challenge
+
+    def _forget_waiter(self, challenge_id: str, waiter: asyncio.Future[None]) -> None:
+        waiters = self._waiters.get(challenge_id)
+        if waiters is not None:
+            waiters.discard(waiter)
+            if not waiters:
+                del self._waiters[challenge_id]
+
+    async def cancel(self, caller: Caller, challenge_id: str) -> Challenge:
+        challenge = await self.challenge_for(caller, challenge_id)
+        return await self._finish(challenge, Decision(lifecycle.Event.CANCEL))
+
+    async def respond(
+        self, token: object, challenge_id: str | None = None, *, device_id: str | None = None
+    ) -> Challenge:
+        """Apply a phone's signed answer; returns the challenge as this answer left it.
+
+        `device_id`, on a stream, is the connection's device: a token of any other is refused.
+        """
+        device, claims = await self.device_from_token(token, tokens.Kind.RESPONSE)
+        if device_id is not None and device.device_id != device_id:
+            raise invalid_token("The token is signed by a different device than this stream's.")
+        challenge = await self.engine.get_challenge(challenge_id or str(claims["cid"]))
+        if challenge is None:
+            raise not_found("challenge")
+        expected = self.match_number(challenge) if challenge.number_matching else None
+        decision = lifecycle.judge_response(
+            claims, str(token), challenge, device, expected, self.clock()
+        )
+        return await self._finish(challenge, decision)
+
+    async def _finish(self, challenge: Challenge, decision: Decision) -> Challenge:
+        now = self.clock()
+        if decision.event is not lifecycle.Event.EXPIRE:
+            lifecycle.ensure_open(challenge, now)
+        ended = lifecycle.apply(challenge, decision, now)
+        if not await self.engine.finish(ended):
+            latest = await self.engine.get_challenge(challenge.challenge_id)
+            raise lifecycle.not_pending(latest or ended)
+        return ended
+
+    async def pending_for(self, device: Device) -> list[Challenge]:
+        challenges = await self.engine.pending_for_user(device.user_id)
+        now = self.clock()
+        return [c for c in challenges if device.serves(c.app_id) and c.expires_at > now]
+
+    # Events and the clock
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, ChallengeCreated):
+            self.hub.created(event.challenge)
+        elif isinstance(event, ChallengeEnded):
+            self.hub.ended(event.challenge)
+            for waiter in self._waiters.get(event.challenge.challenge_id, ()):
+                if not waiter.done():
+                    waiter.set_result(None)
+        else:
+            self.hub.revoked(event.device_id)
+
+    async def _expire_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.expiry_tick)
+            try:
+                await self.expire_due()
+            except PushError as exc:
+                log.warning("expiry paused: %s", exc.message)
+
+    async def expire_due(self) -> int:
+        count = 0
+        for challenge in await self.engine.due(self.clock(), limit=1000):
+            with contextlib.suppress(PushError):
+                await self._finish(challenge, Decision(lifecycle.Event.EXPIRE))
+                count += 1
+        return count
+
+    async def connected(self, device_ids: Iterable[str]) -> set[str]:
+        """Which of these devices hold a stream to this instance."""
+        return {d for d in device_ids if self.hub.connected(d)}

@@ -1,0 +1,135 @@
+"""The device stream: a websocket that authenticates in its first message, then carries
+challenges down and signed answers up.
+
+Writes go through each connection's bounded outbox and its own writer task, so the fan-out
+never awaits a phone. Close codes: 4401 auth refused or late, 4403 revoked, 4408 too slow,
+4429 too many streams for one device, 1009 frame too large (aiohttp enforces it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import WSMsgType, web
+
+from . import frames, tokens
+from .edge import service
+from .errors import PushError, invalid
+from .ids import new_secret
+from .models import Device
+from .service import PushService
+
+log = logging.getLogger("push_service.stream")
+
+
+class Connection:
+    """One authenticated phone: its outbox, its writer, and the challenges it was shown."""
+
+    def __init__(self, ws: web.WebSocketResponse, device: Device, size: int) -> None:
+        self.ws = ws
+        self.device = device
+        self.shown: set[str] = set()
+        self._outbox: asyncio.Queue[str] = asyncio.Queue(size)
+        self._writer = asyncio.create_task(self._write(), name=f"ws-writer-{device.device_id}")
+
+    def offer(self, frame: str) -> bool:
+        try:
+            self._outbox.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.close_soon(frames.CLOSE_SLOW, "too slow to read its messages")
+            return False
+        return True
+
+    def close_soon(self, code: int, reason: str) -> None:
+        if not self.ws.closed:
+            asyncio.create_task(self.ws.close(code=code, message=reason.encode()))  # noqa: RUF006
+
+    async def stop(self) -> None:
+        self._writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._writer
+
+    async def _write(self) -> None:
+        while True:
+            frame = await self._outbox.get()
+            try:
+                await self.ws.send_str(frame)
+            except (ConnectionError, RuntimeError):
+                return
+
+
+async def stream(request: web.Request) -> web.WebSocketResponse:
+    push = service(request)
+    settings = push.settings
+    ws = web.WebSocketResponse(
+        heartbeat=settings.ws_heartbeat, max_msg_size=settings.ws_max_frame, autoping=True
+    )
+    await ws.prepare(request)
+    device = await _authenticate(ws, push)
+    if device is None:
+        return ws
+    if push.hub.streams_of(device.device_id) >= settings.max_streams_per_device:
+        await ws.close(code=frames.CLOSE_TOO_MANY_STREAMS, message=b"too many streams")
+        return ws
+    connection = Connection(ws, device, settings.ws_outbox)
+    connection.offer(frames.ready(device.device_id))
+    push.hub.add(connection)
+    try:
+        for challenge in await push.pending_for(device):
+            push.hub.show(connection, challenge)
+        await _converse(ws, push, connection)
+    finally:
+        push.hub.remove(connection)
+        await connection.stop()
+    return ws
+
+
+async def _authenticate(ws: web.WebSocketResponse, push: PushService) -> Device | None:
+    nonce = new_secret(nbytes=16)
+    await ws.send_str(frames.hello(nonce))
+    try:
+        message = await ws.receive(timeout=push.settings.ws_auth_timeout)
+        if message.type is not WSMsgType.TEXT:
+            raise invalid("The first message must be a text 'auth' frame.")
+        _, token = frames.parse(message.data, {"auth"})
+        device, _ = await push.device_from_token(token, tokens.Kind.STREAM_AUTH, nonce=nonce)
+    except TimeoutError:
+        await ws.close(code=frames.CLOSE_AUTH, message=b"no auth within the time allowed")
+        return None
+    except PushError as exc:
+        await ws.close(code=frames.CLOSE_AUTH, message=exc.message.encode()[:120])
+        return None
+    return device
+
+
+async def _converse(ws: web.WebSocketResponse, push: PushService, connection: Connection) -> None:
+    async for message in ws:
+        if message.type is WSMsgType.TEXT:
+            await _answer(push, connection, message.data)
+        elif message.type is WSMsgType.BINARY:
+            connection.offer(
+                frames.error(invalid("Binary frames are not accepted; send JSON text."))
+            )
+        else:
+            break
+
+
+async def _answer(push: PushService, connection: Connection, text: str) -> None:
+    challenge_id: str | None = None
+    try:
+        _, token = frames.parse(text, {"response"})
+        challenge_id = _claimed_challenge(token)
+        ended = await push.respond(token, device_id=connection.device.device_id)
+        connection.offer(frames.result(ended.challenge_id, ended.status.value))
+    except PushError as exc:
+        connection.offer(frames.error(exc, challenge_id))
+
+
+def _claimed_challenge(token: str) -> str | None:
+    """The challenge a token says it answers, for error messages only (not yet trusted)."""
+    with contextlib.suppress(PushError):
+        cid = tokens.peek(token).claims.get("cid")
+        return cid if isinstance(cid, str) else None
+    return None

@@ -1,0 +1,174 @@
+"""Device tokens and proofs: compact JWS, `alg` pinned to EdDSA, checked strictly and purely.
+
+Order matters: the header is parsed and its `alg` pinned before any key is looked up; PyJWT checks
+the signature; the claims are then checked here against `now` (an argument, never the clock).
+Every failure of a device token is `invalid_token`; of a proof, `invalid_proof`. The replay
+(`jti`) cache is the engine's job; this module only says until when a `jti` must be remembered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from functools import lru_cache
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from . import jsonbody
+from .ed25519 import problem_with
+from .errors import ErrorCode, PushError, invalid_token
+from .fields import Fields
+from .ids import b64url_decode, same_secret
+
+MAX_SKEW = 60
+MAX_LIFETIME = 300
+MAX_TOKEN_BYTES = 8192
+_JWS = jwt.PyJWS(algorithms=["EdDSA"])
+
+
+class Kind(Enum):
+    """What a device token is for, and the extra claims that purpose requires."""
+
+    PLAIN = ()
+    STREAM_AUTH = ("nonce",)
+    RESPONSE = ("cid", "nonce", "decision")
+
+
+@dataclass(frozen=True, slots=True)
+class Unverified:
+    """A token whose shape is right and whose `alg` is EdDSA, but nothing else is known yet."""
+
+    token: str
+    kid: str
+    claims: dict[str, Any]
+
+
+def parse_jwk(value: Any, *, error: ErrorCode = ErrorCode.INVALID_KEY) -> str:
+    """The `x` of a valid Ed25519 public JWK, or PushError(invalid_key) saying what is wrong."""
+    if not isinstance(value, dict):
+        raise PushError(error, "'public_key' must be a JWK object.")
+    if value.get("kty") != "OKP" or value.get("crv") != "Ed25519":
+        raise PushError(error, "'public_key' must be an Ed25519 JWK (kty OKP, crv Ed25519).")
+    if set(value) - {"kty", "crv", "x", "kid", "use", "alg"}:
+        raise PushError(error, "'public_key' may hold only public members (no 'd').")
+    x = value.get("x")
+    try:
+        raw = b64url_decode(x) if isinstance(x, str) else b""
+    except ValueError:
+        raw = b""
+    problem = problem_with(raw)
+    if problem:
+        raise PushError(error, f"'public_key' is refused: {problem}.")
+    return str(x)
+
+
+@lru_cache(maxsize=65536)
+def public_key(x: str) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(b64url_decode(x))
+
+
+def peek(token: Any, *, error: ErrorCode = ErrorCode.INVALID_TOKEN) -> Unverified:
+    """Parse a compact JWS strictly without verifying it; pins `alg` to EdDSA."""
+    if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_BYTES:
+        raise PushError(error, "The token must be a compact JWS string.")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise PushError(error, "The token must be a compact JWS (three dot-separated parts).")
+    try:
+        header = jsonbody.loads(b64url_decode(parts[0]), max_depth=4)
+        claims = jsonbody.loads(b64url_decode(parts[1]), max_depth=4)
+    except (ValueError, PushError):
+        raise PushError(
+            error, "The token's header or claims are not strict base64url JSON."
+        ) from None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise PushError(error, "The token's header and claims must be JSON objects.")
+    if header.get("alg") != "EdDSA":
+        raise PushError(error, "The token must be signed with alg EdDSA.")
+    if "crit" in header:
+        raise PushError(error, "The token has critical header parameters this service refuses.")
+    kid = header.get("kid")
+    return Unverified(token, kid if isinstance(kid, str) else "", claims)
+
+
+def check_signature(unverified: Unverified, x: str, error: ErrorCode) -> None:
+    try:
+        _JWS.decode(unverified.token, public_key(x), algorithms=["EdDSA"])
+    except (jwt.PyJWTError, ValueError):
+        raise PushError(
+            error, "The token's signature does not verify with the device's key."
+        ) from None
+
+
+def verify_device_token(
+    unverified: Unverified, x: str, *, device_id: str, issuer: str, now: float, kind: Kind
+) -> dict[str, Any]:
+    """Claims of a device token signed by `x`, checked against the contract; else invalid_token."""
+    check_signature(unverified, x, ErrorCode.INVALID_TOKEN)
+    claims = unverified.claims
+    if claims.get("iss") != device_id:
+        raise invalid_token("The token's 'iss' must be the device id named by 'kid'.")
+    if claims.get("aud") != issuer:
+        raise invalid_token(f"The token's 'aud' must be the string {issuer!r}.")
+    iat, exp = _times(claims, now)
+    if exp <= iat or exp - iat > MAX_LIFETIME:
+        raise invalid_token(f"The token's 'exp' must be after 'iat' and at most {MAX_LIFETIME} s.")
+    if now >= exp:
+        raise invalid_token("The token has expired.")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not 16 <= len(jti) <= 128:
+        raise invalid_token("The token needs a unique 'jti' string of 16 to 128 characters.")
+    _check_extra(claims, kind)
+    return claims
+
+
+def _times(claims: dict[str, Any], now: float) -> tuple[int, int]:
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if not isinstance(iat, int) or not isinstance(exp, int) or _is_bool(iat, exp):
+        raise invalid_token("The token's 'iat' and 'exp' must be integers (NumericDate).")
+    if abs(now - iat) > MAX_SKEW:
+        raise invalid_token(f"The token's 'iat' is more than {MAX_SKEW} s from the server's clock.")
+    return iat, exp
+
+
+def _is_bool(*values: Any) -> bool:
+    return any(isinstance(value, bool) for value in values)
+
+
+def _check_extra(claims: dict[str, Any], kind: Kind) -> None:
+    for name in kind.value:
+        if not isinstance(claims.get(name), str) or not claims[name]:
+            raise invalid_token(f"The token needs the claim {name!r} as a non-empty string.")
+    if kind is not Kind.RESPONSE:
+        return
+    if claims["decision"] not in ("approve", "deny"):
+        raise invalid_token("The token's 'decision' must be 'approve' or 'deny'.")
+    number = claims.get("number")
+    if number is not None and not (
+        isinstance(number, str) and number.isdigit() and len(number) <= 12
+    ):
+        raise invalid_token("The token's 'number' must be a string of digits.")
+    fraud = claims.get("fraud")
+    if fraud is not None and not isinstance(fraud, bool):
+        raise invalid_token("The token's 'fraud' must be true or false.")
+    if fraud and claims["decision"] != "deny":
+        raise invalid_token("'fraud' may be true only with decision 'deny'.")
+
+
+def verify_proof(token: Any, x: str, *, claims: dict[str, str], now: float) -> None:
+    """Check a proof of possession: signed by `x` over exactly `claims` plus a fresh `iat`."""
+    unverified = peek(token, error=ErrorCode.INVALID_PROOF)
+    check_signature(unverified, x, ErrorCode.INVALID_PROOF)
+    body = unverified.claims
+    try:
+        Fields(body, {*claims, "iat"}, "The proof's claims")
+    except PushError as exc:
+        raise PushError(ErrorCode.INVALID_PROOF, exc.message) from None
+    iat = body.get("iat")
+    if not isinstance(iat, int) or _is_bool(iat) or abs(now - iat) > MAX_SKEW:
+        raise PushError(ErrorCode.INVALID_PROOF, "The proof needs an integer 'iat' within 60 s.")
+    for name, expected in claims.items():
+        if not isinstance(body.get(name), str) or not same_secret(body[name], expected):
+            raise PushError(ErrorCode.INVALID_PROOF, f"The proof's {name!r} does not match.")
