@@ -18,7 +18,7 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 Client = TestClient  # type: ignore[type-arg]
 
 
-def test_settings(**env: str) -> Settings:
+def make_settings(**env: str) -> Settings:
     base = {"PUSH_ADMIN_TOKEN": ADMIN_TOKEN, "PUSH_CALLBACK_ALLOW_PRIVATE": "1"}
     base.update(env)
     return Settings.from_env(base)
@@ -26,7 +26,7 @@ def test_settings(**env: str) -> Settings:
 
 @pytest.fixture
 def settings() -> Settings:
-    return test_settings()
+    return make_settings()
 
 
 @pytest.fixture
