@@ -160,4 +160,50 @@ def from_record(kind: type[T], record: dict[str, Any]) -> T:
     if kind is Challenge:
         values["status"] = Status(values["status"])
         values["reason"] = Reason(values["reason"]) if values.get("reason") else None
+    if kind is Delivery:
+        values["state"] = DeliveryState(values["state"])
     return kind(**values)
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    FAILING = "failing"
+    DEAD = "dead"
+    DELIVERED = "delivered"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One webhook event and its delivery so far. `payload` is the exact body of every attempt."""
+
+    delivery_id: str
+    app_id: str
+    challenge_id: str
+    url: str
+    event_type: str
+    payload: str
+    created_at: float
+    next_at: float
+    deadline: float
+    attempts: int = 0
+    state: DeliveryState = DeliveryState.PENDING
+    last_error: str | None = None
+    last_status: int | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "delivery_id": self.delivery_id,
+            "app_id": self.app_id,
+            "challenge_id": self.challenge_id,
+            "url": self.url,
+            "type": self.event_type,
+            "state": self.state.value,
+            "attempts": self.attempts,
+            "created_at": rfc3339(self.created_at),
+            "next_attempt_at": rfc3339(self.next_at) if self.state in _SCHEDULED else None,
+            "last_error": self.last_error,
+            "last_status": self.last_status,
+        }
+
+
+_SCHEDULED = (DeliveryState.PENDING, DeliveryState.FAILING)

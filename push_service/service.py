@@ -24,6 +24,7 @@ from .ids import hash_secret, match_number, new_id, new_secret, same_secret, web
 from .lifecycle import Decision
 from .models import App, Challenge, Device, Enrollment
 from .requests import NewChallenge, NewDevice, NewEnrollment, NewKey
+from .webhooks.events import delivery_for
 
 log = logging.getLogger("push_service")
 
@@ -270,7 +271,8 @@ class PushService:
         if decision.event is not lifecycle.Event.EXPIRE:
             lifecycle.ensure_open(challenge, now)
         ended = lifecycle.apply(challenge, decision, now)
-        if not await self.engine.finish(ended):
+        delivery = delivery_for(ended, now, self.settings.callback_retry_horizon)
+        if not await self.engine.finish(ended, delivery):
             latest = await self.engine.get_challenge(challenge.challenge_id)
             raise lifecycle.not_pending(latest or ended)
         return ended

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..models import App, Challenge, Device, Enrollment
+from ..models import App, Challenge, Delivery, DeliveryState, Device, Enrollment
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +119,23 @@ class Engine(Protocol):
         self, *, status: str | None, app_id: str | None, user_id: str | None, limit: int
     ) -> list[Challenge]: ...
 
-    async def finish(self, ended: Challenge) -> bool:
-        """Store `ended` (a terminal state) iff the stored challenge is still pending, and
-        announce ChallengeEnded; False when another transition got there first."""
+    async def finish(self, ended: Challenge, delivery: Delivery | None = None) -> bool:
+        """Store `ended` (a terminal state) iff the stored challenge is still pending, announce
+        ChallengeEnded and enqueue `delivery`, all in one atomic step; False when another
+        transition got there first (and then nothing is enqueued)."""
 
     async def due(self, now: float, limit: int) -> list[Challenge]:
         """Pending challenges whose deadline has passed (some may be finished meanwhile)."""
+
+    # Webhook outbox
+    async def claim_deliveries(self, now: float, lease: float, limit: int) -> list[Delivery]:
+        """Due deliveries, leased to the caller: each is hidden from other claims until
+        `now + lease`, so a sender that dies mid-delivery is replaced when the lease ends."""
+
+    async def save_delivery(self, delivery: Delivery) -> None:
+        """Store a delivery's new state; a scheduled one (pending, failing) is due at `next_at`."""
+
+    async def get_delivery(self, delivery_id: str) -> Delivery | None: ...
+
+    async def list_deliveries(self, state: DeliveryState | None, limit: int) -> list[Delivery]:
+        """Newest first."""

@@ -12,7 +12,7 @@ import secrets
 from collections import defaultdict, deque
 
 from ..errors import ErrorCode, PushError
-from ..models import App, Challenge, Device, Enrollment
+from ..models import App, Challenge, Delivery, DeliveryState, Device, Enrollment
 from .base import (
     ENROLLMENT_ATTEMPTS,
     IDEMPOTENCY_TTL,
@@ -44,6 +44,8 @@ class MemoryEngine:
         self._recent: defaultdict[str, deque[float]] = defaultdict(deque)
         self._idempotency: dict[str, str] = {}
         self._forget: list[tuple[float, str, str]] = []
+        self._deliveries: dict[str, Delivery] = {}
+        self._schedule: list[tuple[float, str]] = []
 
     async def start(self, listener: Listener) -> None:
         self._listener = listener
@@ -191,12 +193,14 @@ class MemoryEngine:
         ]
         return found[:limit]
 
-    async def finish(self, ended: Challenge) -> bool:
+    async def finish(self, ended: Challenge, delivery: Delivery | None = None) -> bool:
         current = self._challenges.get(ended.challenge_id)
         if current is None or not current.pending:
             return False
         self._challenges[ended.challenge_id] = ended
         self._pending[ended.user_id].discard(ended.challenge_id)
+        if delivery is not None:
+            await self.save_delivery(delivery)
         self._announce(ChallengeEnded(ended))
         return True
 
@@ -209,6 +213,33 @@ class MemoryEngine:
             if challenge is not None and challenge.pending:
                 found.append(challenge)
         return found
+
+    # Webhook outbox
+    async def claim_deliveries(self, now: float, lease: float, limit: int) -> list[Delivery]:
+        claimed: list[Delivery] = []
+        while self._schedule and self._schedule[0][0] <= now and len(claimed) < limit:
+            due_at, delivery_id = heapq.heappop(self._schedule)
+            delivery = self._deliveries.get(delivery_id)
+            if delivery is None or delivery.next_at != due_at or not _scheduled(delivery):
+                continue
+            leased = dataclasses.replace(delivery, next_at=now + lease)
+            await self.save_delivery(leased)
+            claimed.append(delivery)
+        return claimed
+
+    async def save_delivery(self, delivery: Delivery) -> None:
+        self._deliveries[delivery.delivery_id] = delivery
+        if _scheduled(delivery):
+            heapq.heappush(self._schedule, (delivery.next_at, delivery.delivery_id))
+        else:
+            self._later(delivery.created_at + RETENTION, "delivery", delivery.delivery_id)
+
+    async def get_delivery(self, delivery_id: str) -> Delivery | None:
+        return self._deliveries.get(delivery_id)
+
+    async def list_deliveries(self, state: DeliveryState | None, limit: int) -> list[Delivery]:
+        found = [d for d in reversed(self._deliveries.values()) if state in (None, d.state)]
+        return found[:limit]
 
     def _later(self, when: float, kind: str, key: str) -> None:
         heapq.heappush(self._forget, (when, kind, key))
@@ -225,3 +256,9 @@ class MemoryEngine:
                 self._challenges.pop(key, None)
             elif kind == "idempotency":
                 self._idempotency.pop(key, None)
+            elif kind == "delivery" and not _scheduled(self._deliveries.get(key)):
+                self._deliveries.pop(key, None)
+
+
+def _scheduled(delivery: Delivery | None) -> bool:
+    return delivery is not None and delivery.state in (DeliveryState.PENDING, DeliveryState.FAILING)
