@@ -1,0 +1,1 @@
+"""Tests of the push approval Python SDK, run against in-test fakes of the service."""
