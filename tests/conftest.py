@@ -57,7 +57,12 @@ class World:
         phone = Phone(user_id=user_id)
         response = await self.client.post(
             "/v1/devices",
-            json={"code": code, "public_key": phone.jwk, "name": "pixel", "proof": phone.proof(code)},
+            json={
+                "code": code,
+                "public_key": phone.jwk,
+                "name": "pixel",
+                "proof": phone.proof(code),
+            },
         )
         assert response.status == 201, await response.text()
         phone.device_id = (await response.json())["device_id"]

@@ -33,12 +33,12 @@ def sign(key: Ed25519PrivateKey, claims: dict[str, Any], **header: Any) -> str:
     return jwt.encode(claims, key, algorithm="EdDSA", headers=header or None)
 
 
-def forge(header: dict[str, Any], payload: str | dict[str, Any], signature: bytes = b"x" * 64) -> str:
+def forge(
+    header: dict[str, Any], payload: str | dict[str, Any], signature: bytes = b"x" * 64
+) -> str:
     """A compact JWS assembled by hand: any header, any payload text, any signature."""
     body = payload if isinstance(payload, str) else json.dumps(payload)
-    return ".".join(
-        [b64url(json.dumps(header).encode()), b64url(body.encode()), b64url(signature)]
-    )
+    return ".".join([b64url(json.dumps(header).encode()), b64url(body.encode()), b64url(signature)])
 
 
 @dataclass

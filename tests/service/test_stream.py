@@ -17,7 +17,8 @@ from tests.phone import Phone
 async def _connect(world: World, phone: Phone) -> aiohttp.ClientWebSocketResponse:
     ws = await world.client.ws_connect("/v1/devices/stream")
     hello = await ws.receive_json(timeout=2)
-    assert hello["type"] == "hello" and len(hello["nonce"]) >= 22
+    assert hello["type"] == "hello"
+    assert len(hello["nonce"]) >= 22
     await ws.send_json({"type": "auth", "token": phone.token(nonce=hello["nonce"])})
     ready = await ws.receive_json(timeout=2)
     assert ready == {"type": "ready", "device_id": phone.device_id}
@@ -31,7 +32,11 @@ async def _next(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
 
 async def _closed_with(ws: aiohttp.ClientWebSocketResponse) -> int | None:
     message = await ws.receive(timeout=3)
-    while message.type not in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+    while message.type not in (
+        aiohttp.WSMsgType.CLOSE,
+        aiohttp.WSMsgType.CLOSED,
+        aiohttp.WSMsgType.CLOSING,
+    ):
         message = await ws.receive(timeout=3)
     return ws.close_code
 
@@ -42,7 +47,8 @@ async def test_pending_challenges_arrive_on_connect_and_new_ones_at_once(world: 
     earlier = await world.challenge(app)
     ws = await _connect(world, phone)
     first = await _next(ws)
-    assert first["type"] == "challenge" and first["challenge"]["challenge_id"] == earlier["challenge_id"]
+    assert first["type"] == "challenge"
+    assert first["challenge"]["challenge_id"] == earlier["challenge_id"]
     assert "match_number" not in first["challenge"]
     later = await world.challenge(app, context={"browser": "Firefox"})
     second = await _next(ws)
@@ -58,9 +64,19 @@ async def test_answer_on_one_device_resolves_it_on_the_other(world: World) -> No
     challenge = await world.challenge(app)
     view = (await _next(ws_phone))["challenge"]
     await _next(ws_tablet)
-    await ws_phone.send_json({"type": "response", "token": phone.response(view, number=challenge["match_number"])})
-    assert await _next(ws_phone) == {"type": "result", "challenge_id": view["challenge_id"], "status": "approved"}
-    assert await _next(ws_tablet) == {"type": "resolved", "challenge_id": view["challenge_id"], "status": "approved"}
+    await ws_phone.send_json(
+        {"type": "response", "token": phone.response(view, number=challenge["match_number"])}
+    )
+    assert await _next(ws_phone) == {
+        "type": "result",
+        "challenge_id": view["challenge_id"],
+        "status": "approved",
+    }
+    assert await _next(ws_tablet) == {
+        "type": "resolved",
+        "challenge_id": view["challenge_id"],
+        "status": "approved",
+    }
     await ws_phone.close()
     await ws_tablet.close()
 
@@ -71,9 +87,15 @@ async def test_refused_answer_is_an_error_message_and_the_stream_stays(world: Wo
     ws = await _connect(world, phone)
     await world.challenge(app)
     view = (await _next(ws))["challenge"]
-    await ws.send_json({"type": "response", "token": phone.token(cid=view["challenge_id"], nonce="n" * 22, decision="deny")})
+    await ws.send_json(
+        {
+            "type": "response",
+            "token": phone.token(cid=view["challenge_id"], nonce="n" * 22, decision="deny"),
+        }
+    )
     error = await _next(ws)
-    assert error["type"] == "error" and error["code"] == "invalid_request"
+    assert error["type"] == "error"
+    assert error["code"] == "invalid_request"
     assert error["challenge_id"] == view["challenge_id"]
     await ws.send_json({"type": "response", "token": phone.response(view, "deny")})
     assert (await _next(ws))["status"] == "denied"
@@ -148,14 +170,17 @@ async def test_frame_over_64_kib_closes_with_1009(world: World) -> None:
     assert await _closed_with(ws) == 1009
 
 
-async def test_operator_revocation_closes_streams_with_4403_and_refuses_tokens(world: World) -> None:
+async def test_operator_revocation_closes_streams_with_4403_and_refuses_tokens(
+    world: World,
+) -> None:
     phone = await world.enroll("alice")
     ws = await _connect(world, phone)
     response = await world.client.delete(f"/v1/admin/devices/{phone.device_id}", headers=ADMIN)
     assert response.status == 204
     assert await _closed_with(ws) == 4403
     refused = await world.client.get("/v1/devices/me/challenges", headers=phone.bearer())
-    assert refused.status == 401 and (await refused.json())["error"]["code"] == "invalid_token"
+    assert refused.status == 401
+    assert (await refused.json())["error"]["code"] == "invalid_token"
 
 
 async def test_self_revocation_closes_the_stream(world: World) -> None:
@@ -172,7 +197,11 @@ async def test_cancel_and_expiry_send_resolved(world: World) -> None:
     challenge = await world.challenge(app)
     await _next(ws)
     await world.client.delete(f"/v1/challenges/{challenge['challenge_id']}", headers=app["headers"])
-    assert await _next(ws) == {"type": "resolved", "challenge_id": challenge["challenge_id"], "status": "cancelled"}
+    assert await _next(ws) == {
+        "type": "resolved",
+        "challenge_id": challenge["challenge_id"],
+        "status": "cancelled",
+    }
     await ws.close()
 
 
@@ -190,6 +219,9 @@ async def test_streams_per_device_are_capped(world: World, settings: Settings) -
 async def test_operator_sees_the_device_connected(world: World) -> None:
     phone = await world.enroll("alice")
     ws = await _connect(world, phone)
-    devices = (await (await world.client.get("/v1/admin/users/alice/devices", headers=ADMIN)).json())["devices"]
-    assert devices[0]["connected"] is True and devices[0]["last_seen_at"]
+    devices = (
+        await (await world.client.get("/v1/admin/users/alice/devices", headers=ADMIN)).json()
+    )["devices"]
+    assert devices[0]["connected"] is True
+    assert devices[0]["last_seen_at"]
     await ws.close()
