@@ -1,0 +1,105 @@
+"""Starting service processes for benchmarks, and the arithmetic of their figures.
+
+Everything listens on 127.0.0.1 only; every process started here is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Instance:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the process has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def rss_bytes(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the service at {url} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1):  # noqa: S310 (loopback)
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"the service at {url} did not become healthy")
+
+
+@contextmanager
+def services(count: int = 1, env: dict[str, str] | None = None) -> Iterator[list[Instance]]:
+    """Start `count` push-service processes on free loopback ports, sharing `env`."""
+    started: list[Instance] = []
+    try:
+        for _ in range(count):
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            full_env = {
+                **os.environ,
+                "PUSH_ADMIN_TOKEN": ADMIN_TOKEN,
+                "PUSH_PUBLIC_URL": url,
+                "PUSH_LOG_LEVEL": "WARNING",
+                **(env or {}),
+            }
+            command = [sys.executable, "-m", "push_service.cli", "serve", "--port", str(port)]
+            process = subprocess.Popen(command, env=full_env, stdout=subprocess.DEVNULL)
+            started.append(Instance(url, process))
+            _wait_healthy(url, process)
+        yield started
+    finally:
+        for instance in started:
+            instance.process.send_signal(signal.SIGTERM)
+        for instance in started:
+            try:
+                instance.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                instance.process.kill()
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def report(title: str, rows: list[tuple[str, str]], figures: dict[str, object]) -> None:
+    """Print a readable table, then the figures as one JSON line (the last line)."""
+    width = max(len(name) for name, _ in rows)
+    print(title)
+    for name, value in rows:
+        print(f"  {name.ljust(width)}  {value}")
+    print(json.dumps(figures, sort_keys=True))
