@@ -7,6 +7,7 @@ Duplicate member names, `NaN`/`Infinity`, invalid UTF-8 and nesting deeper than 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from .errors import invalid
@@ -25,32 +26,55 @@ def _no_constants(name: str) -> Any:
     raise invalid(f"{name} is not valid JSON; send numbers only.")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise invalid("A number in the body is too large.")
+    return value
+
+
 def loads(raw: bytes | str, *, max_depth: int = 16) -> Any:
     """Parse one JSON document, strictly. Raises PushError(invalid_request)."""
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        value = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constants,
+            parse_float=_finite,
+        )
     except UnicodeDecodeError:
         raise invalid("The body is not valid UTF-8.") from None
     except RecursionError:
         raise invalid(f"The JSON is nested too deeply (limit {max_depth}).") from None
     except json.JSONDecodeError as exc:
         raise invalid(f"The body is not valid JSON ({exc.msg} at character {exc.pos}).") from None
-    if _depth(value, max_depth) > max_depth:
-        raise invalid(f"The JSON is nested too deeply (limit {max_depth}).")
+    except ValueError:
+        raise invalid("A number in the body has too many digits.") from None
+    _check(value, max_depth)
     return value
 
 
-def _depth(value: Any, limit: int, level: int = 1) -> int:
-    if level > limit:
-        return level
-    if isinstance(value, dict):
-        children: list[Any] = list(value.values())
-    elif isinstance(value, list):
-        children = value
-    else:
-        return level - 1
-    return max((_depth(child, limit, level + 1) for child in children), default=level)
+def _check(value: Any, room: int) -> None:
+    """Refuse nesting deeper than `room` containers, and strings no UTF-8 text can carry."""
+    if isinstance(value, str):
+        _encodable(value)
+        return
+    if not isinstance(value, dict | list):
+        return
+    if room <= 0:
+        raise invalid("The JSON is nested too deeply.")
+    for key in value if isinstance(value, dict) else ():
+        _encodable(key)
+    for child in value.values() if isinstance(value, dict) else value:
+        _check(child, room - 1)
+
+
+def _encodable(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise invalid("A string holds a lone surrogate (\\ud800-\\udfff escape).") from None
 
 
 def dumps(value: Any) -> str:

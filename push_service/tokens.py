@@ -8,6 +8,7 @@ Every failure of a device token is `invalid_token`; of a proof, `invalid_proof`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
@@ -25,6 +26,7 @@ from .ids import b64url_decode, same_secret
 MAX_SKEW = 60
 MAX_LIFETIME = 300
 MAX_TOKEN_BYTES = 8192
+_DIGITS = re.compile(r"[0-9]{1,12}")
 _JWS = jwt.PyJWS(algorithms=["EdDSA"])
 
 
@@ -79,6 +81,7 @@ def peek(token: Any, *, error: ErrorCode = ErrorCode.INVALID_TOKEN) -> Unverifie
     try:
         header = jsonbody.loads(b64url_decode(parts[0]), max_depth=4)
         claims = jsonbody.loads(b64url_decode(parts[1]), max_depth=4)
+        b64url_decode(parts[2])
     except (ValueError, PushError):
         raise PushError(
             error, "The token's header or claims are not strict base64url JSON."
@@ -146,9 +149,7 @@ def _check_extra(claims: dict[str, Any], kind: Kind) -> None:
     if claims["decision"] not in ("approve", "deny"):
         raise invalid_token("The token's 'decision' must be 'approve' or 'deny'.")
     number = claims.get("number")
-    if number is not None and not (
-        isinstance(number, str) and number.isdigit() and len(number) <= 12
-    ):
+    if number is not None and not (isinstance(number, str) and _DIGITS.fullmatch(number)):
         raise invalid_token("The token's 'number' must be a string of digits.")
     fraud = claims.get("fraud")
     if fraud is not None and not isinstance(fraud, bool):
