@@ -9,7 +9,7 @@ from aiohttp import web
 from .edge import caller, device, json_body, reply, service
 from .errors import ErrorCode, PushError, invalid
 from .fields import UNSAFE_TEXT
-from .models import Challenge, Status, rfc3339
+from .models import Challenge, DeliveryState, Status, rfc3339
 from .requests import NewChallenge, NewDevice, NewEnrollment, NewKey, parse_name, parse_token
 
 routes = web.RouteTableDef()
@@ -62,6 +62,33 @@ async def delete_app(request: web.Request) -> web.Response:
     await caller(request, operator_only=True)
     await service(request).delete_app(request.match_info["app_id"])
     return web.Response(status=204)
+
+
+@routes.post("/v1/admin/apps/{app_id}/webhook-secret")
+async def rotate_webhook_secret(request: web.Request) -> web.Response:
+    await caller(request, operator_only=True)
+    app, secret = await service(request).rotate_webhook_secret(request.match_info["app_id"])
+    return reply({"app_id": app.app_id, "webhook_secret": secret})
+
+
+# Operator: webhook deliveries
+@routes.get("/v1/admin/webhooks")
+async def list_webhooks(request: web.Request) -> web.Response:
+    await caller(request, operator_only=True)
+    state = request.query.get("state")
+    if state is not None and state not in DeliveryState.__members__.values():
+        raise invalid(f"'state' must be one of {', '.join(s.value for s in DeliveryState)}.")
+    found = await service(request).engine.list_deliveries(
+        DeliveryState(state) if state else None, _int_query(request, "limit", 1, 1000, 100)
+    )
+    return reply({"deliveries": [d.public() for d in found]})
+
+
+@routes.post("/v1/admin/webhooks/{delivery_id}/redeliver")
+async def redeliver_webhook(request: web.Request) -> web.Response:
+    await caller(request, operator_only=True)
+    delivery = await service(request).redeliver(request.match_info["delivery_id"])
+    return reply(delivery.public())
 
 
 # Enrollment and devices

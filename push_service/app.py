@@ -12,6 +12,7 @@ from .edge import SERVICE, errors_middleware
 from .engine import engine_for
 from .engine.base import Engine
 from .service import PushService
+from .webhooks.sender import WebhookSender
 
 GOING_AWAY = 1001
 
@@ -19,6 +20,8 @@ GOING_AWAY = 1001
 def create_app(settings: Settings, engine: Engine | None = None) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=settings.max_body_bytes)
     push = PushService(settings, engine or engine_for(settings))
+    # The sender reads the service's clock, so both agree even where a test replaces it.
+    sender = WebhookSender(push.engine, settings, push.webhooks_due, clock=lambda: push.clock())
     app[SERVICE] = push
     app.router.add_routes(api.routes)
     app.router.add_get("/v1/devices/stream", stream.stream)
@@ -28,9 +31,15 @@ def create_app(settings: Settings, engine: Engine | None = None) -> web.Applicat
         yield
         await push.close()
 
+    async def webhooks(_: web.Application) -> AsyncIterator[None]:
+        await sender.start()
+        yield
+        await sender.close()
+
     async def on_shutdown(_: web.Application) -> None:
         push.hub.close_all(GOING_AWAY, "server shutting down")
 
     app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(webhooks)  # after the service: stopped before it on the way down
     app.on_shutdown.append(on_shutdown)
     return app

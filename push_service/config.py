@@ -6,6 +6,7 @@ Secrets are wrapped in `Secret`, whose repr never shows the value.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -62,10 +63,16 @@ class Settings:
     ws_heartbeat: float = 20.0
     ws_outbox: int = 64
     max_streams_per_device: int = 5
+    max_strikes: int = 5
+    max_unapproved: int = 10
+    fraud_lock: int = 900
+    profile: str = "standard"
     expiry_tick: float = 0.05
     callback_retry_base: float = 1.0
     callback_retry_horizon: float = 3 * 3600.0
     callback_allow_private: bool = False
+    callback_ca_file: str | None = None
+    webhook_secret_grace: float = 24 * 3600.0
     log_level: str = "INFO"
     log_format: str = "text"
     extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -95,9 +102,6 @@ class Settings:
             "enrollment_ttl": reader.get(
                 "PUSH_ENROLLMENT_TTL", _int_in(60, 86400), cls.enrollment_ttl
             ),
-            "match_digits": reader.get("PUSH_MATCH_DIGITS", _int_in(2, 6), cls.match_digits),
-            "max_pending": reader.get("PUSH_MAX_PENDING", _int_in(1, 100), cls.max_pending),
-            "rate_limit": reader.get("PUSH_RATE_LIMIT", _int_in(1, 10000), cls.rate_limit),
             "rate_window": reader.get("PUSH_RATE_WINDOW", _int_in(1, 86400), cls.rate_window),
             "max_streams_per_device": reader.get(
                 "PUSH_MAX_STREAMS_PER_DEVICE", _int_in(1, 100), cls.max_streams_per_device
@@ -111,10 +115,19 @@ class Settings:
                 cls.callback_retry_horizon,
             ),
             "callback_allow_private": reader.get("PUSH_CALLBACK_ALLOW_PRIVATE", _flag, False),
+            "callback_ca_file": reader.get("PUSH_CALLBACK_CA_FILE", _readable_file, None),
+            "webhook_secret_grace": reader.get(
+                "PUSH_WEBHOOK_SECRET_GRACE", _float_in(0.0, 30 * 86400.0), cls.webhook_secret_grace
+            ),
             "log_level": reader.get("PUSH_LOG_LEVEL", _log_level, cls.log_level),
             "log_format": reader.get("PUSH_LOG_FORMAT", _choice("text", "json"), cls.log_format),
             "extra": dict(env),
         }
+        profile = reader.get("PUSH_PROFILE", _choice("standard", "strict"), cls.profile)
+        values["profile"] = profile
+        if profile == "strict":
+            values.update(STRICT_PROFILE)
+        values.update(reader.explicit(_FATIGUE_VARIABLES, values))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]  # keys match the fields above
 
@@ -131,6 +144,18 @@ class _Reader:
             return parse(raw)
         except ValueError as exc:
             raise ConfigError(f"{name}={raw!r} is not usable: {exc}") from None
+
+    def explicit(
+        self,
+        variables: Mapping[str, tuple[str, Callable[[str], object]]],
+        current: Mapping[str, object],
+    ) -> dict[str, object]:
+        """The settings among `variables` that the environment sets explicitly."""
+        return {
+            field_name: self.get(name, parse, current.get(field_name))
+            for name, (field_name, parse) in variables.items()
+            if self._env.get(name)
+        }
 
 
 def _int_in(low: int, high: int) -> Callable[[str], int]:
@@ -163,6 +188,12 @@ def _url(raw: str) -> str:
     if not raw.startswith(("http://", "https://")):
         raise ValueError("must start with http:// or https://")
     return raw.rstrip("/")
+
+
+def _readable_file(raw: str) -> str:
+    if not os.path.isfile(raw) or not os.access(raw, os.R_OK):
+        raise ValueError("must be the path of a readable file")
+    return raw
 
 
 def _token_list(raw: str) -> tuple[Secret, ...]:
@@ -198,3 +229,25 @@ def _choice(*options: str) -> Callable[[str], str]:
         return raw
 
     return parse
+
+
+# NIST SP 800-63B-4 out-of-band push: six-digit number matching, a cap on pushes without an
+# approval, and consecutive failures counted; a variable set explicitly still wins.
+STRICT_PROFILE: dict[str, object] = {
+    "match_digits": 6,
+    "max_pending": 1,
+    "max_strikes": 3,
+    "max_unapproved": 5,
+    "rate_limit": 5,
+    "fraud_lock": 3600,
+}
+
+
+_FATIGUE_VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
+    "PUSH_MATCH_DIGITS": ("match_digits", _int_in(2, 6)),
+    "PUSH_MAX_PENDING": ("max_pending", _int_in(1, 100)),
+    "PUSH_RATE_LIMIT": ("rate_limit", _int_in(1, 10000)),
+    "PUSH_MAX_STRIKES": ("max_strikes", _int_in(1, 1000)),
+    "PUSH_MAX_UNAPPROVED": ("max_unapproved", _int_in(1, 100000)),
+    "PUSH_FRAUD_LOCK": ("fraud_lock", _int_in(0, 7 * 86400)),
+}

@@ -36,14 +36,30 @@ def rfc3339(ts: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class App:
+    """`webhook_secrets` sign every callback; `retired_secrets` are replaced ones, still signing
+    with until their time (the rotation grace), so receivers can switch secrets without a gap."""
+
     app_id: str
     name: str
     key_hash: str
-    webhook_secrets: tuple[str, ...]
+    webhook_secrets: tuple[str, ...] = field(repr=False)
     created_at: float
+    retired_secrets: tuple[tuple[str, float], ...] = field(default=(), repr=False)
 
     def public(self) -> dict[str, Any]:
         return {"app_id": self.app_id, "name": self.name, "created_at": rfc3339(self.created_at)}
+
+    def signing_secrets(self, now: float) -> tuple[str, ...]:
+        """The secrets a callback sent at `now` is signed with, the newest first."""
+        retired = tuple(secret for secret, until in self.retired_secrets if until > now)
+        return self.webhook_secrets + retired
+
+    def rotated(self, secret: str, now: float, grace: float) -> App:
+        """This app with `secret` as its one current secret; those it replaces sign on until
+        `now + grace`, and retired ones whose time has passed are dropped."""
+        kept = tuple((s, until) for s, until in self.retired_secrets if until > now)
+        replaced = tuple((s, now + grace) for s in self.webhook_secrets) if grace > 0 else ()
+        return dataclasses.replace(self, webhook_secrets=(secret,), retired_secrets=replaced + kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +178,9 @@ def from_record(kind: type[T], record: dict[str, Any]) -> T:
         values["reason"] = Reason(values["reason"]) if values.get("reason") else None
     if kind is Delivery:
         values["state"] = DeliveryState(values["state"])
+    if kind is App:
+        pairs = values.get("retired_secrets", ())
+        values["retired_secrets"] = tuple((str(s), float(until)) for s, until in pairs)
     return kind(**values)
 
 

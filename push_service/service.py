@@ -15,15 +15,17 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from . import lifecycle, tokens
+from . import fatigue, lifecycle, tokens
 from .config import Settings
 from .engine.base import ChallengeCreated, ChallengeEnded, Engine, Event, Limits
 from .errors import ErrorCode, PushError, invalid_token, not_found
+from .fatigue import Policy, Standing
 from .hub import Hub
 from .ids import hash_secret, match_number, new_id, new_secret, same_secret, webhook_secret
 from .lifecycle import Decision
-from .models import App, Challenge, Device, Enrollment
+from .models import App, Challenge, Delivery, Device, Enrollment
 from .requests import NewChallenge, NewDevice, NewEnrollment, NewKey
+from .webhooks import guard, schedule
 from .webhooks.events import delivery_for
 
 log = logging.getLogger("push_service")
@@ -60,7 +62,12 @@ class PushService:
         self._waiters: defaultdict[str, set[asyncio.Future[None]]] = defaultdict(set)
         self._match_key = b""
         self._expiry: asyncio.Task[None] | None = None
-        self.limits = Limits(settings.max_pending, settings.rate_limit, settings.rate_window)
+        self.webhooks_due = asyncio.Event()
+        """Set when a delivery may have become due, to wake this process's webhook sender."""
+        self.policy = Policy(settings.max_strikes, settings.max_unapproved, settings.fraud_lock)
+        self.limits = Limits(
+            settings.max_pending, settings.rate_limit, settings.rate_window, self.policy
+        )
 
     async def start(self) -> None:
         await self.engine.start(self._on_event)
@@ -126,6 +133,31 @@ class PushService:
         if not await self.engine.delete_app(app_id):
             raise not_found("app")
 
+    async def rotate_webhook_secret(self, app_id: str) -> tuple[App, str]:
+        """Give the app a new webhook secret; the old one signs on for the grace period."""
+        app = await self.engine.get_app(app_id)
+        if app is None:
+            raise not_found("app")
+        secret = webhook_secret()
+        rotated = app.rotated(secret, self.clock(), self.settings.webhook_secret_grace)
+        await self.engine.add_app(rotated)
+        return rotated, secret
+
+    async def redeliver(self, delivery_id: str) -> Delivery:
+        """Send a delivered or dead webhook again, now, with a fresh retry horizon."""
+        delivery = await self.engine.get_delivery(delivery_id)
+        if delivery is None:
+            raise not_found("delivery")
+        if schedule.scheduled(delivery):
+            raise PushError(
+                ErrorCode.INVALID_REQUEST,
+                "The delivery is still being retried; redeliver it once it is delivered or dead.",
+            )
+        reopened = schedule.reopened(delivery, self.clock(), self.settings.callback_retry_horizon)
+        await self.engine.save_delivery(reopened)
+        self.webhooks_due.set()
+        return reopened
+
     # Enrollment
     async def create_enrollment(
         self, caller: Caller, request: NewEnrollment
@@ -181,6 +213,13 @@ class PushService:
         if not await self.engine.rotate_key(device.device_id, x):
             raise invalid_token("The device was revoked.")
 
+    async def standing(self, user_id: str) -> Standing:
+        return await self.engine.get_standing(user_id)
+
+    async def reset_user(self, user_id: str) -> None:
+        """Lift a fraud lock and clear the user's strikes and push count."""
+        await self.engine.reset_standing(user_id)
+
     async def revoke_device(self, device_id: str) -> None:
         if await self.engine.revoke_device(device_id) is None:
             raise not_found("device")
@@ -192,6 +231,8 @@ class PushService:
     async def create_challenge(
         self, app: App, request: NewChallenge, idempotency_key: str | None
     ) -> Challenge:
+        if request.callback_url is not None:
+            await guard.check_callback(request.callback_url, self.settings.callback_allow_private)
         devices = await self.engine.list_devices(request.user_id)
         if not any(d.serves(app.app_id) for d in devices):
             raise PushError(
@@ -272,7 +313,8 @@ class PushService:
             lifecycle.ensure_open(challenge, now)
         ended = lifecycle.apply(challenge, decision, now)
         delivery = delivery_for(ended, now, self.settings.callback_retry_horizon)
-        if not await self.engine.finish(ended, delivery):
+        change = fatigue.change_for(ended, self.policy)
+        if not await self.engine.finish(ended, delivery, change):
             latest = await self.engine.get_challenge(challenge.challenge_id)
             raise lifecycle.not_pending(latest or ended)
         return ended
@@ -288,6 +330,8 @@ class PushService:
             self.hub.created(event.challenge)
         elif isinstance(event, ChallengeEnded):
             self.hub.ended(event.challenge)
+            if event.challenge.callback_url is not None:
+                self.webhooks_due.set()
             for waiter in self._waiters.get(event.challenge.challenge_id, ()):
                 if not waiter.done():
                     waiter.set_result(None)

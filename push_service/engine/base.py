@@ -8,10 +8,12 @@ challenge, "seen before?" for a jti, "under the limits?" when creating one. Two 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..audit import AuditEvent, AuditQuery
+from ..fatigue import NO_CHANGE, Change, Policy, Standing
 from ..models import App, Challenge, Delivery, DeliveryState, Device, Enrollment
 
 
@@ -31,7 +33,16 @@ class DeviceRevoked:
     user_id: str
 
 
-Event = ChallengeCreated | ChallengeEnded | DeviceRevoked
+@dataclass(frozen=True, slots=True)
+class DevicePresence:
+    """A device's stream opened or closed on some instance (for live operator views)."""
+
+    device_id: str
+    user_id: str
+    online: bool
+
+
+Event = ChallengeCreated | ChallengeEnded | DeviceRevoked | DevicePresence
 Listener = Callable[[Event], None]
 
 
@@ -42,6 +53,7 @@ class Limits:
     max_pending: int
     rate_limit: int
     rate_window: int
+    policy: Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +121,9 @@ class Engine(Protocol):
     ) -> Created:
         """Store and announce a new challenge, or return the one an idempotency key names.
 
-        Raises PushError(too_many_pending) or PushError(rate_limited, retry_after=...).
+        Checks, atomically with the write: the pending cap, the rate window and the user's
+        standing (`fatigue.refusal`), and counts the push in the standing. Raises
+        PushError(too_many_pending) or PushError(rate_limited, retry_after=...).
         """
 
     async def get_challenge(self, challenge_id: str) -> Challenge | None: ...
@@ -119,10 +133,12 @@ class Engine(Protocol):
         self, *, status: str | None, app_id: str | None, user_id: str | None, limit: int
     ) -> list[Challenge]: ...
 
-    async def finish(self, ended: Challenge, delivery: Delivery | None = None) -> bool:
+    async def finish(
+        self, ended: Challenge, delivery: Delivery | None = None, change: Change = NO_CHANGE
+    ) -> bool:
         """Store `ended` (a terminal state) iff the stored challenge is still pending, announce
-        ChallengeEnded and enqueue `delivery`, all in one atomic step; False when another
-        transition got there first (and then nothing is enqueued)."""
+        ChallengeEnded, enqueue `delivery` and apply `change` to the user's standing, all in
+        one atomic step; False when another transition got there first (then nothing else)."""
 
     async def due(self, now: float, limit: int) -> list[Challenge]:
         """Pending challenges whose deadline has passed (some may be finished meanwhile)."""
@@ -139,3 +155,27 @@ class Engine(Protocol):
 
     async def list_deliveries(self, state: DeliveryState | None, limit: int) -> list[Delivery]:
         """Newest first."""
+
+    # Push-fatigue standing
+    async def get_standing(self, user_id: str) -> Standing: ...
+
+    async def reset_standing(self, user_id: str) -> None:
+        """Clear strikes, the push count and any fraud lock (an operator's decision)."""
+
+    # Presence: which devices hold a stream to some instance
+    async def present(self, instance_id: str, device_ids: Collection[str], until: float) -> None:
+        """Declare these devices connected to `instance_id` until `until` (refreshed regularly,
+        so an instance that dies stops counting once `until` passes)."""
+
+    async def absent(self, instance_id: str, device_id: str) -> None: ...
+    async def connected(self, device_ids: Collection[str], now: float) -> set[str]: ...
+
+    async def announce(self, event: Event) -> None:
+        """Deliver an event the service made (presence changes) to every instance."""
+
+    # Audit trail
+    async def append_audit(self, events: Sequence[AuditEvent], keep: int) -> None:
+        """Append events, keeping about the newest `keep`."""
+
+    async def read_audit(self, query: AuditQuery) -> list[AuditEvent]:
+        """Newest first, older than `query.before` (an event_id) when given."""

@@ -10,8 +10,12 @@ import dataclasses
 import heapq
 import secrets
 from collections import defaultdict, deque
+from collections.abc import Collection, Sequence
 
+from .. import fatigue
+from ..audit import AuditEvent, AuditQuery
 from ..errors import ErrorCode, PushError
+from ..fatigue import NO_CHANGE, Change, Standing
 from ..models import App, Challenge, Delivery, DeliveryState, Device, Enrollment
 from .base import (
     ENROLLMENT_ATTEMPTS,
@@ -45,6 +49,9 @@ class MemoryEngine:
         self._idempotency: dict[str, str] = {}
         self._forget: list[tuple[float, str, str]] = []
         self._deliveries: dict[str, Delivery] = {}
+        self._standing: dict[str, Standing] = {}
+        self._presence: defaultdict[str, dict[str, float]] = defaultdict(dict)
+        self._audit: deque[AuditEvent] = deque()
         self._schedule: list[tuple[float, str]] = []
 
     async def start(self, listener: Listener) -> None:
@@ -146,6 +153,13 @@ class MemoryEngine:
         if earlier is not None and earlier in self._challenges:
             return Created(self._challenges[earlier], new=False)
         self._check_limits(challenge.user_id, limits, now)
+        standing = self._standing.get(challenge.user_id, Standing())
+        refusal = fatigue.refusal(standing, limits.policy, now)
+        if refusal is not None:
+            raise refusal
+        self._standing[challenge.user_id] = dataclasses.replace(
+            standing, unapproved=standing.unapproved + 1
+        )
         self._recent[challenge.user_id].append(now)
         self._challenges[challenge.challenge_id] = challenge
         self._pending[challenge.user_id].add(challenge.challenge_id)
@@ -193,12 +207,17 @@ class MemoryEngine:
         ]
         return found[:limit]
 
-    async def finish(self, ended: Challenge, delivery: Delivery | None = None) -> bool:
+    async def finish(
+        self, ended: Challenge, delivery: Delivery | None = None, change: Change = NO_CHANGE
+    ) -> bool:
         current = self._challenges.get(ended.challenge_id)
         if current is None or not current.pending:
             return False
         self._challenges[ended.challenge_id] = ended
         self._pending[ended.user_id].discard(ended.challenge_id)
+        if change != NO_CHANGE:
+            standing = self._standing.get(ended.user_id, Standing())
+            self._standing[ended.user_id] = fatigue.apply(standing, change)
         if delivery is not None:
             await self.save_delivery(delivery)
         self._announce(ChallengeEnded(ended))
@@ -241,6 +260,55 @@ class MemoryEngine:
         found = [d for d in reversed(self._deliveries.values()) if state in (None, d.state)]
         return found[:limit]
 
+    def _forget_challenge(self, challenge_id: str, now: float) -> None:
+        challenge = self._challenges.get(challenge_id)
+        if challenge is not None and challenge.pending:
+            # Expiry has not run yet (a stalled loop): it must end the challenge first.
+            self._later(now + RETENTION, "challenge", challenge_id)
+            return
+        self._challenges.pop(challenge_id, None)
+
+    # Push-fatigue standing
+    async def get_standing(self, user_id: str) -> Standing:
+        return self._standing.get(user_id, Standing())
+
+    async def reset_standing(self, user_id: str) -> None:
+        self._standing.pop(user_id, None)
+
+    # Presence
+    async def present(self, instance_id: str, device_ids: Collection[str], until: float) -> None:
+        for device_id in device_ids:
+            self._presence[device_id][instance_id] = until
+
+    async def absent(self, instance_id: str, device_id: str) -> None:
+        instances = self._presence.get(device_id, {})
+        instances.pop(instance_id, None)
+        if not instances:
+            self._presence.pop(device_id, None)
+
+    async def connected(self, device_ids: Collection[str], now: float) -> set[str]:
+        return {d for d in device_ids if any(t > now for t in self._presence.get(d, {}).values())}
+
+    async def announce(self, event: Event) -> None:
+        self._announce(event)
+
+    # Audit trail
+    async def append_audit(self, events: Sequence[AuditEvent], keep: int) -> None:
+        self._audit.extend(events)
+        while len(self._audit) > keep:
+            self._audit.popleft()
+
+    async def read_audit(self, query: AuditQuery) -> list[AuditEvent]:
+        found: list[AuditEvent] = []
+        for event in reversed(self._audit):
+            if query.before is not None and event.event_id >= query.before:
+                continue
+            if query.matches(event):
+                found.append(event)
+                if len(found) >= query.limit:
+                    break
+        return found
+
     def _later(self, when: float, kind: str, key: str) -> None:
         heapq.heappush(self._forget, (when, kind, key))
 
@@ -253,7 +321,7 @@ class MemoryEngine:
                 self._enrollments.pop(key, None)
                 self._attempts.pop(key, None)
             elif kind == "challenge":
-                self._challenges.pop(key, None)
+                self._forget_challenge(key, now)
             elif kind == "idempotency":
                 self._idempotency.pop(key, None)
             elif kind == "delivery" and not _scheduled(self._deliveries.get(key)):
