@@ -1,4 +1,4 @@
-"""REST handlers: parse, call the service, shape the answer. No rules live here."""
+"""REST handlers for apps and devices: parse, call the service, shape the answer. No rules here."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from .edge import caller, device, json_body, reply, service
-from .errors import ErrorCode, PushError, invalid
+from .edge import caller, device, int_query, json_body, reply, service
+from .errors import invalid
 from .fields import UNSAFE_TEXT
-from .models import Challenge, DeliveryState, Status, rfc3339
-from .requests import NewChallenge, NewDevice, NewEnrollment, NewKey, parse_name, parse_token
+from .models import Challenge, rfc3339
+from .requests import NewChallenge, NewDevice, NewEnrollment, NewKey, parse_token
 
 routes = web.RouteTableDef()
 
@@ -39,56 +39,6 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     await service(request).engine.ping()
     return reply({"status": "ready"})
-
-
-# Operator: apps
-@routes.post("/v1/admin/apps")
-async def create_app(request: web.Request) -> web.Response:
-    await caller(request, operator_only=True)
-    made = await service(request).create_app(parse_name(await json_body(request)))
-    body = {**made.app.public(), "api_key": made.api_key, "webhook_secret": made.webhook_secret}
-    return reply(body, 201)
-
-
-@routes.get("/v1/admin/apps")
-async def list_apps(request: web.Request) -> web.Response:
-    await caller(request, operator_only=True)
-    apps = await service(request).engine.list_apps()
-    return reply({"apps": [a.public() for a in apps]})
-
-
-@routes.delete("/v1/admin/apps/{app_id}")
-async def delete_app(request: web.Request) -> web.Response:
-    await caller(request, operator_only=True)
-    await service(request).delete_app(request.match_info["app_id"])
-    return web.Response(status=204)
-
-
-@routes.post("/v1/admin/apps/{app_id}/webhook-secret")
-async def rotate_webhook_secret(request: web.Request) -> web.Response:
-    await caller(request, operator_only=True)
-    app, secret = await service(request).rotate_webhook_secret(request.match_info["app_id"])
-    return reply({"app_id": app.app_id, "webhook_secret": secret})
-
-
-# Operator: webhook deliveries
-@routes.get("/v1/admin/webhooks")
-async def list_webhooks(request: web.Request) -> web.Response:
-    await caller(request, operator_only=True)
-    state = request.query.get("state")
-    if state is not None and state not in DeliveryState.__members__.values():
-        raise invalid(f"'state' must be one of {', '.join(s.value for s in DeliveryState)}.")
-    found = await service(request).engine.list_deliveries(
-        DeliveryState(state) if state else None, _int_query(request, "limit", 1, 1000, 100)
-    )
-    return reply({"deliveries": [d.public() for d in found]})
-
-
-@routes.post("/v1/admin/webhooks/{delivery_id}/redeliver")
-async def redeliver_webhook(request: web.Request) -> web.Response:
-    await caller(request, operator_only=True)
-    delivery = await service(request).redeliver(request.match_info["delivery_id"])
-    return reply(delivery.public())
 
 
 # Enrollment and devices
@@ -132,7 +82,7 @@ async def my_challenges(request: web.Request) -> web.Response:
 @routes.delete("/v1/devices/me")
 async def revoke_me(request: web.Request) -> web.Response:
     me = await device(request)
-    await service(request).revoke_device(me.device_id)
+    await service(request).revoke_device(me.device_id, f"device:{me.device_id}")
     return web.Response(status=204)
 
 
@@ -177,38 +127,6 @@ async def cancel_challenge(request: web.Request) -> web.Response:
     return reply(_app_view(request, challenge, owner=False))
 
 
-# Operator views
-@routes.get("/v1/admin/challenges")
-async def admin_challenges(request: web.Request) -> web.Response:
-    await caller(request, operator_only=True)
-    status = request.query.get("status")
-    if status is not None and status not in Status.__members__.values():
-        raise invalid(f"'status' must be one of {', '.join(s.value for s in Status)}.")
-    found = await service(request).engine.list_challenges(
-        status=status,
-        app_id=request.query.get("app_id"),
-        user_id=request.query.get("user_id"),
-        limit=_int_query(request, "limit", 1, 1000, 100),
-    )
-    return reply({"challenges": [c.public() for c in found]})
-
-
-@routes.get("/v1/admin/users/{user_id}/devices")
-async def admin_devices(request: web.Request) -> web.Response:
-    await caller(request, operator_only=True)
-    push = service(request)
-    devices = await push.engine.list_devices(request.match_info["user_id"])
-    connected = await push.connected(d.device_id for d in devices)
-    return reply({"devices": [d.public(d.device_id in connected) for d in devices]})
-
-
-@routes.delete("/v1/admin/devices/{device_id}")
-async def admin_revoke(request: web.Request) -> web.Response:
-    await caller(request, operator_only=True)
-    await service(request).revoke_device(request.match_info["device_id"])
-    return web.Response(status=204)
-
-
 def _app_view(request: web.Request, challenge: Challenge, owner: bool = True) -> dict[str, object]:
     number = service(request).match_number(challenge) if owner else None
     return challenge.public(number)
@@ -224,15 +142,4 @@ def _idempotency_key(request: web.Request) -> str | None:
 
 
 def _wait_seconds(request: web.Request) -> int:
-    return _int_query(request, "wait", 1, 60, 0) if "wait" in request.query else 0
-
-
-def _int_query(request: web.Request, name: str, low: int, high: int, default: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise PushError(
-            ErrorCode.INVALID_REQUEST, f"'{name}' must be a whole number from {low} to {high}."
-        )
-    return int(raw)
+    return int_query(request, "wait", 1, 60, 0) if "wait" in request.query else 0

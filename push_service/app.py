@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import api, stream
+from . import admin_api, api, stream
 from .config import Settings
 from .edge import SERVICE, errors_middleware
 from .engine import engine_for
@@ -24,6 +24,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> web.Applicat
     sender = WebhookSender(push.engine, settings, push.webhooks_due, clock=lambda: push.clock())
     app[SERVICE] = push
     app.router.add_routes(api.routes)
+    app.router.add_routes(admin_api.routes)
     app.router.add_get("/v1/devices/stream", stream.stream)
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:

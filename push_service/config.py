@@ -73,6 +73,7 @@ class Settings:
     callback_allow_private: bool = False
     callback_ca_file: str | None = None
     webhook_secret_grace: float = 24 * 3600.0
+    audit_keep: int = 100_000
     log_level: str = "INFO"
     log_format: str = "text"
     extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -119,6 +120,7 @@ class Settings:
             "webhook_secret_grace": reader.get(
                 "PUSH_WEBHOOK_SECRET_GRACE", _float_in(0.0, 30 * 86400.0), cls.webhook_secret_grace
             ),
+            "audit_keep": reader.get("PUSH_AUDIT_KEEP", _int_in(100, 10_000_000), cls.audit_keep),
             "log_level": reader.get("PUSH_LOG_LEVEL", _log_level, cls.log_level),
             "log_format": reader.get("PUSH_LOG_FORMAT", _choice("text", "json"), cls.log_format),
             "extra": dict(env),

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from . import jsonbody, tokens
+from .auditing import SOURCE
 from .errors import ErrorCode, PushError
 from .models import Device
 from .service import Caller, PushService
@@ -45,6 +46,7 @@ def error_response(exc: PushError) -> web.Response:
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    SOURCE.set(request.remote)
     try:
         return await handler(request)
     except PushError as exc:
@@ -102,3 +104,14 @@ async def device(request: web.Request) -> Device:
     token = bearer(request, ErrorCode.INVALID_TOKEN)
     found, _ = await service(request).device_from_token(token, tokens.Kind.PLAIN)
     return found
+
+
+def int_query(request: web.Request, name: str, low: int, high: int, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise PushError(
+            ErrorCode.INVALID_REQUEST, f"'{name}' must be a whole number from {low} to {high}."
+        )
+    return int(raw)

@@ -16,14 +16,24 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import fatigue, lifecycle, tokens
+from .auditing import AuditTrail
 from .config import Settings
-from .engine.base import ChallengeCreated, ChallengeEnded, Engine, Event, Limits
+from .engine.base import (
+    ChallengeCreated,
+    ChallengeEnded,
+    DeviceRevoked,
+    Engine,
+    Event,
+    Limits,
+    Listener,
+)
 from .errors import ErrorCode, PushError, invalid_token, not_found
 from .fatigue import Policy, Standing
 from .hub import Hub
 from .ids import hash_secret, match_number, new_id, new_secret, same_secret, webhook_secret
 from .lifecycle import Decision
 from .models import App, Challenge, Delivery, Device, Enrollment
+from .presence import Presence
 from .requests import NewChallenge, NewDevice, NewEnrollment, NewKey
 from .webhooks import guard, schedule
 from .webhooks.events import delivery_for
@@ -50,6 +60,10 @@ class Caller:
     def operator(self) -> bool:
         return self.app is None
 
+    @property
+    def actor(self) -> str:
+        return "operator" if self.app is None else f"app:{self.app.app_id}"
+
 
 class PushService:
     def __init__(
@@ -68,6 +82,10 @@ class PushService:
         self.limits = Limits(
             settings.max_pending, settings.rate_limit, settings.rate_window, self.policy
         )
+        self.audit = AuditTrail(engine, settings.audit_keep, lambda: self.clock())
+        self.presence = Presence(engine, self.hub, lambda: self.clock())
+        self.watchers: set[Listener] = set()
+        """Live operator views: each is called with every event from every instance."""
 
     async def start(self) -> None:
         await self.engine.start(self._on_event)
@@ -76,12 +94,16 @@ class PushService:
             configured.reveal().encode() if configured else await self.engine.match_key()
         )
         self._expiry = asyncio.create_task(self._expire_forever(), name="expiry")
+        self.audit.start()
+        self.presence.start()
 
     async def close(self) -> None:
         if self._expiry is not None:
             self._expiry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._expiry
+        await self.presence.close()
+        await self.audit.close()
         await self.engine.close()
 
     # Credentials
@@ -97,8 +119,22 @@ class PushService:
     async def device_from_token(
         self, token: object, kind: tokens.Kind, *, nonce: str | None = None
     ) -> tuple[Device, dict[str, object]]:
-        """The active device that signed `token`, and its checked claims; else invalid_token."""
-        unverified = tokens.peek(token)
+        """The active device that signed `token`, and its checked claims; else invalid_token.
+
+        Every refusal is audited with its reason and the device the token claimed to be.
+        """
+        unverified: tokens.Unverified | None = None
+        try:
+            unverified = tokens.peek(token)
+            return await self._check_device_token(unverified, kind, nonce)
+        except PushError as exc:
+            claimed = unverified.kid[:64] if unverified is not None else None
+            self.audit.record("token.refused", "anonymous", device_id=claimed, reason=exc.message)
+            raise
+
+    async def _check_device_token(
+        self, unverified: tokens.Unverified, kind: tokens.Kind, nonce: str | None
+    ) -> tuple[Device, dict[str, object]]:
         device = await self.engine.get_device(unverified.kid) if unverified.kid else None
         if device is None:
             raise invalid_token("The token's 'kid' does not name an active device.")
@@ -113,9 +149,8 @@ class PushService:
         )
         if nonce is not None and not same_secret(str(claims["nonce"]), nonce):
             raise invalid_token("The token's 'nonce' is not the one this connection was given.")
-        if not await self.engine.use_jti(
-            device.device_id, str(claims["jti"]), float(str(claims["exp"])), now
-        ):
+        jti, exp = str(claims["jti"]), float(str(claims["exp"]))
+        if not await self.engine.use_jti(device.device_id, jti, exp, now):
             raise invalid_token("The token's 'jti' was used before; every token is single use.")
         if device.last_seen_at is None or now - device.last_seen_at > LAST_SEEN_GRANULARITY:
             await self.engine.touch_device(device.device_id, now)
@@ -127,11 +162,13 @@ class PushService:
         secret = webhook_secret()
         app = App(new_id("app"), name, hash_secret(api_key), (secret,), self.clock())
         await self.engine.add_app(app)
+        self.audit.record("app.created", "operator", app_id=app.app_id, name=name)
         return NewApp(app, api_key, secret)
 
     async def delete_app(self, app_id: str) -> None:
         if not await self.engine.delete_app(app_id):
             raise not_found("app")
+        self.audit.record("app.deleted", "operator", app_id=app_id)
 
     async def rotate_webhook_secret(self, app_id: str) -> tuple[App, str]:
         """Give the app a new webhook secret; the old one signs on for the grace period."""
@@ -141,6 +178,7 @@ class PushService:
         secret = webhook_secret()
         rotated = app.rotated(secret, self.clock(), self.settings.webhook_secret_grace)
         await self.engine.add_app(rotated)
+        self.audit.record("app.webhook_secret_rotated", "operator", app_id=app_id)
         return rotated, secret
 
     async def redeliver(self, delivery_id: str) -> Delivery:
@@ -182,6 +220,13 @@ class PushService:
             now + self.settings.enrollment_ttl,
         )
         await self.engine.add_enrollment(enrollment, now)
+        self.audit.record(
+            "enrollment.created",
+            caller.actor,
+            app_id=caller.app.app_id if caller.app else None,
+            user_id=request.user_id,
+            enrollment_id=enrollment.enrollment_id,
+        )
         return enrollment, code
 
     async def enroll_device(self, request: NewDevice) -> Device:
@@ -195,14 +240,24 @@ class PushService:
         try:
             x = tokens.parse_jwk(request.public_key)
             tokens.verify_proof(request.proof, x, claims={"code": request.code}, now=now)
-        except PushError:
+        except PushError as exc:
             await self.engine.fail_enrollment(code_hash)
+            self.audit.record(
+                "enrollment.failed", "anonymous", user_id=enrollment.user_id, reason=exc.code.value
+            )
             raise
         device = Device(new_id("dev"), enrollment.user_id, request.name, x, enrollment.app_ids, now)
         if not await self.engine.redeem_enrollment(code_hash, device, now):
             raise PushError(
                 ErrorCode.INVALID_ENROLLMENT, "The enrollment code is unknown, used or expired."
             )
+        self.audit.record(
+            "device.enrolled",
+            f"device:{device.device_id}",
+            user_id=device.user_id,
+            device_id=device.device_id,
+            enrollment_id=enrollment.enrollment_id,
+        )
         return device
 
     async def rotate_key(self, device: Device, request: NewKey) -> None:
@@ -212,6 +267,12 @@ class PushService:
         )
         if not await self.engine.rotate_key(device.device_id, x):
             raise invalid_token("The device was revoked.")
+        self.audit.record(
+            "device.key_rotated",
+            f"device:{device.device_id}",
+            user_id=device.user_id,
+            device_id=device.device_id,
+        )
 
     async def standing(self, user_id: str) -> Standing:
         return await self.engine.get_standing(user_id)
@@ -219,16 +280,37 @@ class PushService:
     async def reset_user(self, user_id: str) -> None:
         """Lift a fraud lock and clear the user's strikes and push count."""
         await self.engine.reset_standing(user_id)
+        self.audit.record("user.reset", "operator", user_id=user_id)
 
-    async def revoke_device(self, device_id: str) -> None:
-        if await self.engine.revoke_device(device_id) is None:
+    async def revoke_device(self, device_id: str, actor: str) -> None:
+        device = await self.engine.revoke_device(device_id)
+        if device is None:
             raise not_found("device")
+        self.audit.record(
+            "device.revoked", actor, user_id=device.user_id, device_id=device.device_id
+        )
 
     # Challenges
     def match_number(self, challenge: Challenge) -> str:
         return match_number(self._match_key, challenge.challenge_id, self.settings.match_digits)
 
     async def create_challenge(
+        self, app: App, request: NewChallenge, idempotency_key: str | None
+    ) -> Challenge:
+        """Store and push a challenge; every refusal is audited with its code."""
+        try:
+            return await self._create_challenge(app, request, idempotency_key)
+        except PushError as exc:
+            self.audit.record(
+                "challenge.refused",
+                f"app:{app.app_id}",
+                app_id=app.app_id,
+                user_id=request.user_id,
+                reason=exc.code.value,
+            )
+            raise
+
+    async def _create_challenge(
         self, app: App, request: NewChallenge, idempotency_key: str | None
     ) -> Challenge:
         if request.callback_url is not None:
@@ -252,6 +334,14 @@ class PushService:
             callback_url=request.callback_url,
         )
         created = await self.engine.create_challenge(challenge, self.limits, idempotency_key, now)
+        if created.new:
+            self.audit.record(
+                "challenge.created",
+                f"app:{app.app_id}",
+                app_id=app.app_id,
+                user_id=challenge.user_id,
+                challenge_id=challenge.challenge_id,
+            )
         return created.challenge
 
     async def challenge_for(self, caller: Caller, challenge_id: str) -> Challenge:
@@ -286,7 +376,7 @@ class PushService:
 
     async def cancel(self, caller: Caller, challenge_id: str) -> Challenge:
         challenge = await self.challenge_for(caller, challenge_id)
-        return await self._finish(challenge, Decision(lifecycle.Event.CANCEL))
+        return await self._finish(challenge, Decision(lifecycle.Event.CANCEL), caller.actor)
 
     async def respond(
         self, token: object, challenge_id: str | None = None, *, device_id: str | None = None
@@ -305,9 +395,9 @@ class PushService:
         decision = lifecycle.judge_response(
             claims, str(token), challenge, device, expected, self.clock()
         )
-        return await self._finish(challenge, decision)
+        return await self._finish(challenge, decision, f"device:{device.device_id}")
 
-    async def _finish(self, challenge: Challenge, decision: Decision) -> Challenge:
+    async def _finish(self, challenge: Challenge, decision: Decision, actor: str) -> Challenge:
         now = self.clock()
         if decision.event is not lifecycle.Event.EXPIRE:
             lifecycle.ensure_open(challenge, now)
@@ -317,7 +407,21 @@ class PushService:
         if not await self.engine.finish(ended, delivery, change):
             latest = await self.engine.get_challenge(challenge.challenge_id)
             raise lifecycle.not_pending(latest or ended)
+        self._audit_end(ended, actor)
         return ended
+
+    def _audit_end(self, ended: Challenge, actor: str) -> None:
+        kind = f"challenge.{ended.status.value}"
+        if ended.reason is not None:
+            kind += f".{ended.reason.value}"
+        self.audit.record(
+            kind,
+            actor,
+            app_id=ended.app_id,
+            user_id=ended.user_id,
+            device_id=ended.device_id,
+            challenge_id=ended.challenge_id,
+        )
 
     async def pending_for(self, device: Device) -> list[Challenge]:
         challenges = await self.engine.pending_for_user(device.user_id)
@@ -329,14 +433,19 @@ class PushService:
         if isinstance(event, ChallengeCreated):
             self.hub.created(event.challenge)
         elif isinstance(event, ChallengeEnded):
-            self.hub.ended(event.challenge)
-            if event.challenge.callback_url is not None:
-                self.webhooks_due.set()
-            for waiter in self._waiters.get(event.challenge.challenge_id, ()):
-                if not waiter.done():
-                    waiter.set_result(None)
-        else:
+            self._ended(event.challenge)
+        elif isinstance(event, DeviceRevoked):
             self.hub.revoked(event.device_id)
+        for watcher in list(self.watchers):
+            watcher(event)
+
+    def _ended(self, challenge: Challenge) -> None:
+        self.hub.ended(challenge)
+        if challenge.callback_url is not None:
+            self.webhooks_due.set()
+        for waiter in self._waiters.get(challenge.challenge_id, ()):
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def _expire_forever(self) -> None:
         while True:
@@ -350,10 +459,10 @@ class PushService:
         count = 0
         for challenge in await self.engine.due(self.clock(), limit=1000):
             with contextlib.suppress(PushError):
-                await self._finish(challenge, Decision(lifecycle.Event.EXPIRE))
+                await self._finish(challenge, Decision(lifecycle.Event.EXPIRE), "system")
                 count += 1
         return count
 
     async def connected(self, device_ids: Iterable[str]) -> set[str]:
-        """Which of these devices hold a stream to this instance."""
-        return {d for d in device_ids if self.hub.connected(d)}
+        """Which of these devices hold a stream to any instance."""
+        return await self.presence.connected(list(device_ids))

@@ -77,12 +77,18 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
     connection.offer(frames.ready(device.device_id))
     push.hub.add(connection)
     try:
+        await push.presence.online(device)
         for challenge in await push.pending_for(device):
             push.hub.show(connection, challenge)
         await _converse(ws, push, connection)
+    except PushError as exc:
+        # The store went away mid-stream: the phone reconnects and gets what is pending.
+        await ws.close(code=frames.CLOSE_UNAVAILABLE, message=exc.message.encode()[:120])
     finally:
         push.hub.remove(connection)
         await connection.stop()
+        with contextlib.suppress(PushError):
+            await push.presence.offline(device)
     return ws
 
 

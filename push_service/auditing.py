@@ -1,0 +1,84 @@
+"""The audit trail as the service writes it: recorded without waiting, stored in batches.
+
+`record` never awaits and never fails a request; a background flush writes batches through the
+engine. If the store is down, events wait in a bounded buffer (the oldest are dropped first, and
+counted). The request's source address comes from a context variable set by the HTTP edge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import secrets
+from collections import deque
+from collections.abc import Callable
+from contextvars import ContextVar
+
+from .audit import AuditEvent
+from .engine.base import Engine
+from .errors import PushError
+
+log = logging.getLogger("push_service.audit")
+
+SOURCE: ContextVar[str | None] = ContextVar("source", default=None)
+FLUSH_INTERVAL = 0.2
+BUFFER_LIMIT = 10_000
+
+
+class AuditTrail:
+    def __init__(self, engine: Engine, keep: int, clock: Callable[[], float]) -> None:
+        self._engine = engine
+        self._keep = keep
+        self._clock = clock
+        self._buffer: deque[AuditEvent] = deque(maxlen=BUFFER_LIMIT)
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+        self._sequence = itertools.count()
+        self._instance = secrets.token_hex(3)
+
+    def record(self, kind: str, actor: str, **fields: str | None) -> None:
+        detail = {k: v for k, v in fields.items() if k not in _COLUMNS and v is not None}
+        columns = {k: v for k, v in fields.items() if k in _COLUMNS}
+        now = self._clock()
+        # Sortable ids: time, then this process's sequence, then a tie-break between instances.
+        event_id = f"{int(now * 1000):013d}-{next(self._sequence):010d}-{self._instance}"
+        if len(self._buffer) == self._buffer.maxlen:
+            self.dropped += 1
+        self._buffer.append(
+            AuditEvent(event_id, now, kind, actor, source=SOURCE.get(), detail=detail, **columns)
+        )
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._flush_forever(), name="audit")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(PushError):
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self._buffer:
+            return
+        batch, self._buffer = list(self._buffer), deque(maxlen=BUFFER_LIMIT)
+        try:
+            await self._engine.append_audit(batch, self._keep)
+        except PushError:
+            # Put the batch back before what arrived meanwhile; the deque keeps the newest.
+            self._buffer = deque([*batch, *self._buffer], maxlen=BUFFER_LIMIT)
+            raise
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            try:
+                await self.flush()
+            except PushError as exc:
+                log.warning("audit events wait for the store: %s", exc.message)
+
+
+_COLUMNS = frozenset({"app_id", "user_id", "device_id", "challenge_id"})
