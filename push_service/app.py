@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import admin_api, api, stream
+from . import admin_api, api, dashboard, openapi, stream
 from .config import Settings
 from .edge import SERVICE, errors_middleware
 from .engine import engine_for
@@ -25,6 +25,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> web.Applicat
     app[SERVICE] = push
     app.router.add_routes(api.routes)
     app.router.add_routes(admin_api.routes)
+    app.router.add_routes(dashboard.routes)
+    app.router.add_routes(openapi.routes)
     app.router.add_get("/v1/devices/stream", stream.stream)
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
