@@ -35,6 +35,12 @@ async def healthz(request: web.Request) -> web.Response:
     return reply({"status": "ok"})
 
 
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    body = service(request).metrics.exposition()
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")
+
+
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
     await service(request).engine.ping()

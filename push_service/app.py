@@ -21,7 +21,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> web.Applicat
     app = web.Application(middlewares=[errors_middleware], client_max_size=settings.max_body_bytes)
     push = PushService(settings, engine or engine_for(settings))
     # The sender reads the service's clock, so both agree even where a test replaces it.
-    sender = WebhookSender(push.engine, settings, push.webhooks_due, clock=lambda: push.clock())
+    sender = WebhookSender(
+        push.engine,
+        settings,
+        push.webhooks_due,
+        clock=lambda: push.clock(),
+        on_outcome=push.metrics.webhook,
+    )
     app[SERVICE] = push
     app.router.add_routes(api.routes)
     app.router.add_routes(admin_api.routes)

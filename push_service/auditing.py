@@ -46,9 +46,11 @@ class AuditTrail:
         event_id = f"{int(now * 1000):013d}-{next(self._sequence):010d}-{self._instance}"
         if len(self._buffer) == self._buffer.maxlen:
             self.dropped += 1
-        self._buffer.append(
-            AuditEvent(event_id, now, kind, actor, source=SOURCE.get(), detail=detail, **columns)
+        event = AuditEvent(
+            event_id, now, kind, actor, source=SOURCE.get(), detail=detail, **columns
         )
+        self._buffer.append(event)
+        log.info("%s by %s", kind, actor, extra={"event": event.public()})
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._flush_forever(), name="audit")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 
 from aiohttp import web
 
+from . import logs
 from .app import create_app
 from .config import ConfigError, Settings
 
@@ -25,9 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"push-service: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logs.configure(settings.log_level, settings.log_format)
     _greet(settings)
     web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
     return 0

@@ -4,6 +4,7 @@ one middleware that turns every failure into the contract's error body (never a 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from .service import Caller, PushService
 
 SERVICE = web.AppKey("service", PushService)
 log = logging.getLogger("push_service.http")
+access = logging.getLogger("push_service.access")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -46,10 +48,19 @@ def error_response(exc: PushError) -> web.Response:
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes the contract's error body; every request is counted and logged."""
     SOURCE.set(request.remote)
+    started = time.perf_counter()
+    response = await _answer(request, handler)
+    _observe(request, response.status, time.perf_counter() - started)
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except PushError as exc:
+        service(request).metrics.refusals.labels(exc.code.value).inc()
         return error_response(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -61,6 +72,22 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return reply({"error": {"code": "internal", "message": "An internal error occurred."}}, 500)
+
+
+def _observe(request: web.Request, status: int, seconds: float) -> None:
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    metrics = service(request).metrics
+    metrics.http_requests.labels(request.method, route, str(status)).inc()
+    metrics.http_seconds.labels(route).observe(seconds)
+    access.info(
+        "%s %s %d %.1fms",
+        request.method,
+        route,
+        status,
+        seconds * 1000,
+        extra={"route": route, "status": status, "ms": round(seconds * 1000, 2)},
+    )
 
 
 async def json_body(request: web.Request) -> Any:

@@ -52,11 +52,20 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 class PushError(Exception):
     """A refusal the client is told about: a contract error code and one clear sentence."""
 
-    def __init__(self, code: ErrorCode, message: str, *, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        retry_after: int | None = None,
+        reason: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.retry_after = retry_after
+        self.reason = reason or code.value
+        """A short, fixed slug for metrics and audit (the message may carry values)."""
 
     @property
     def status(self) -> int:
@@ -77,5 +86,5 @@ def not_found(what: str) -> PushError:
     return PushError(ErrorCode.NOT_FOUND, f"No such {what}.")
 
 
-def invalid_token(message: str) -> PushError:
-    return PushError(ErrorCode.INVALID_TOKEN, message)
+def invalid_token(message: str, reason: str) -> PushError:
+    return PushError(ErrorCode.INVALID_TOKEN, message, reason=reason)

@@ -32,6 +32,7 @@ from .fatigue import Policy, Standing
 from .hub import Hub
 from .ids import hash_secret, match_number, new_id, new_secret, same_secret, webhook_secret
 from .lifecycle import Decision
+from .metrics import Metrics
 from .models import App, Challenge, Delivery, Device, Enrollment
 from .presence import Presence
 from .requests import NewChallenge, NewDevice, NewEnrollment, NewKey
@@ -84,6 +85,10 @@ class PushService:
         )
         self.audit = AuditTrail(engine, settings.audit_keep, lambda: self.clock())
         self.presence = Presence(engine, self.hub, lambda: self.clock())
+        self.metrics = Metrics()
+        self.metrics.connected.set_function(self.hub.count)
+        self._pending_ids: set[str] = set()
+        self.metrics.pending.set_function(lambda: len(self._pending_ids))
         self.watchers: set[Listener] = set()
         """Live operator views: each is called with every event from every instance."""
 
@@ -93,6 +98,10 @@ class PushService:
         self._match_key = (
             configured.reveal().encode() if configured else await self.engine.match_key()
         )
+        pending = await self.engine.list_challenges(
+            status="pending", app_id=None, user_id=None, limit=100_000
+        )
+        self._pending_ids.update(c.challenge_id for c in pending)
         self._expiry = asyncio.create_task(self._expire_forever(), name="expiry")
         self.audit.start()
         self.presence.start()
@@ -130,6 +139,7 @@ class PushService:
         except PushError as exc:
             claimed = unverified.kid[:64] if unverified is not None else None
             self.audit.record("token.refused", "anonymous", device_id=claimed, reason=exc.message)
+            self.metrics.tokens_refused.labels(exc.reason).inc()
             raise
 
     async def _check_device_token(
@@ -137,7 +147,9 @@ class PushService:
     ) -> tuple[Device, dict[str, object]]:
         device = await self.engine.get_device(unverified.kid) if unverified.kid else None
         if device is None:
-            raise invalid_token("The token's 'kid' does not name an active device.")
+            raise invalid_token(
+                "The token's 'kid' does not name an active device.", "unknown_device"
+            )
         now = self.clock()
         claims = tokens.verify_device_token(
             unverified,
@@ -148,10 +160,14 @@ class PushService:
             kind=kind,
         )
         if nonce is not None and not same_secret(str(claims["nonce"]), nonce):
-            raise invalid_token("The token's 'nonce' is not the one this connection was given.")
+            raise invalid_token(
+                "The token's 'nonce' is not the one this connection was given.", "nonce"
+            )
         jti, exp = str(claims["jti"]), float(str(claims["exp"]))
         if not await self.engine.use_jti(device.device_id, jti, exp, now):
-            raise invalid_token("The token's 'jti' was used before; every token is single use.")
+            raise invalid_token(
+                "The token's 'jti' was used before; every token is single use.", "replay"
+            )
         if device.last_seen_at is None or now - device.last_seen_at > LAST_SEEN_GRANULARITY:
             await self.engine.touch_device(device.device_id, now)
         return device, claims
@@ -266,7 +282,7 @@ class PushService:
             request.proof, x, claims={"device_id": device.device_id}, now=self.clock()
         )
         if not await self.engine.rotate_key(device.device_id, x):
-            raise invalid_token("The device was revoked.")
+            raise invalid_token("The device was revoked.", "revoked")
         self.audit.record(
             "device.key_rotated",
             f"device:{device.device_id}",
@@ -335,6 +351,7 @@ class PushService:
         )
         created = await self.engine.create_challenge(challenge, self.limits, idempotency_key, now)
         if created.new:
+            self.metrics.created.labels(app.app_id).inc()
             self.audit.record(
                 "challenge.created",
                 f"app:{app.app_id}",
@@ -387,7 +404,9 @@ class PushService:
         """
         device, claims = await self.device_from_token(token, tokens.Kind.RESPONSE)
         if device_id is not None and device.device_id != device_id:
-            raise invalid_token("The token is signed by a different device than this stream's.")
+            raise invalid_token(
+                "The token is signed by a different device than this stream's.", "other_device"
+            )
         challenge = await self.engine.get_challenge(challenge_id or str(claims["cid"]))
         if challenge is None:
             raise not_found("challenge")
@@ -408,6 +427,7 @@ class PushService:
             latest = await self.engine.get_challenge(challenge.challenge_id)
             raise lifecycle.not_pending(latest or ended)
         self._audit_end(ended, actor)
+        self.metrics.ended(ended)
         return ended
 
     def _audit_end(self, ended: Challenge, actor: str) -> None:
@@ -431,6 +451,7 @@ class PushService:
     # Events and the clock
     def _on_event(self, event: Event) -> None:
         if isinstance(event, ChallengeCreated):
+            self._pending_ids.add(event.challenge.challenge_id)
             self.hub.created(event.challenge)
         elif isinstance(event, ChallengeEnded):
             self._ended(event.challenge)
@@ -440,6 +461,7 @@ class PushService:
             watcher(event)
 
     def _ended(self, challenge: Challenge) -> None:
+        self._pending_ids.discard(challenge.challenge_id)
         self.hub.ended(challenge)
         if challenge.callback_url is not None:
             self.webhooks_due.set()

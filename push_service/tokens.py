@@ -74,10 +74,14 @@ def public_key(x: str) -> Ed25519PublicKey:
 def peek(token: Any, *, error: ErrorCode = ErrorCode.INVALID_TOKEN) -> Unverified:
     """Parse a compact JWS strictly without verifying it; pins `alg` to EdDSA."""
     if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_BYTES:
-        raise PushError(error, "The token must be a compact JWS string.")
+        raise PushError(error, "The token must be a compact JWS string.", reason="malformed")
     parts = token.split(".")
     if len(parts) != 3:
-        raise PushError(error, "The token must be a compact JWS (three dot-separated parts).")
+        raise PushError(
+            error,
+            "The token must be a compact JWS (three dot-separated parts).",
+            reason="malformed",
+        )
     try:
         header = jsonbody.loads(b64url_decode(parts[0]), max_depth=4)
         claims = jsonbody.loads(b64url_decode(parts[1]), max_depth=4)
@@ -87,11 +91,15 @@ def peek(token: Any, *, error: ErrorCode = ErrorCode.INVALID_TOKEN) -> Unverifie
             error, "The token's header or claims are not strict base64url JSON."
         ) from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
-        raise PushError(error, "The token's header and claims must be JSON objects.")
+        raise PushError(
+            error, "The token's header and claims must be JSON objects.", reason="malformed"
+        )
     if header.get("alg") != "EdDSA":
-        raise PushError(error, "The token must be signed with alg EdDSA.")
+        raise PushError(error, "The token must be signed with alg EdDSA.", reason="alg")
     if "crit" in header:
-        raise PushError(error, "The token has critical header parameters this service refuses.")
+        raise PushError(
+            error, "The token has critical header parameters this service refuses.", reason="crit"
+        )
     kid = header.get("kid")
     return Unverified(token, kid if isinstance(kid, str) else "", claims)
 
@@ -112,17 +120,19 @@ def verify_device_token(
     check_signature(unverified, x, ErrorCode.INVALID_TOKEN)
     claims = unverified.claims
     if claims.get("iss") != device_id:
-        raise invalid_token("The token's 'iss' must be the device id named by 'kid'.")
+        raise invalid_token("The token's 'iss' must be the device id named by 'kid'.", "iss")
     if claims.get("aud") != issuer:
-        raise invalid_token(f"The token's 'aud' must be the string {issuer!r}.")
+        raise invalid_token(f"The token's 'aud' must be the string {issuer!r}.", "aud")
     iat, exp = _times(claims, now)
     if exp <= iat or exp - iat > MAX_LIFETIME:
-        raise invalid_token(f"The token's 'exp' must be after 'iat' and at most {MAX_LIFETIME} s.")
+        raise invalid_token(
+            f"The token's 'exp' must be after 'iat' and at most {MAX_LIFETIME} s.", "lifetime"
+        )
     if now >= exp:
-        raise invalid_token("The token has expired.")
+        raise invalid_token("The token has expired.", "expired")
     jti = claims.get("jti")
     if not isinstance(jti, str) or not 16 <= len(jti) <= 128:
-        raise invalid_token("The token needs a unique 'jti' string of 16 to 128 characters.")
+        raise invalid_token("The token needs a unique 'jti' string of 16 to 128 characters.", "jti")
     _check_extra(claims, kind)
     return claims
 
@@ -130,9 +140,13 @@ def verify_device_token(
 def _times(claims: dict[str, Any], now: float) -> tuple[int, int]:
     iat, exp = claims.get("iat"), claims.get("exp")
     if not isinstance(iat, int) or not isinstance(exp, int) or _is_bool(iat, exp):
-        raise invalid_token("The token's 'iat' and 'exp' must be integers (NumericDate).")
+        raise invalid_token(
+            "The token's 'iat' and 'exp' must be integers (NumericDate).", "claim_type"
+        )
     if abs(now - iat) > MAX_SKEW:
-        raise invalid_token(f"The token's 'iat' is more than {MAX_SKEW} s from the server's clock.")
+        raise invalid_token(
+            f"The token's 'iat' is more than {MAX_SKEW} s from the server's clock.", "iat_skew"
+        )
     return iat, exp
 
 
@@ -143,19 +157,21 @@ def _is_bool(*values: Any) -> bool:
 def _check_extra(claims: dict[str, Any], kind: Kind) -> None:
     for name in kind.value:
         if not isinstance(claims.get(name), str) or not claims[name]:
-            raise invalid_token(f"The token needs the claim {name!r} as a non-empty string.")
+            raise invalid_token(
+                f"The token needs the claim {name!r} as a non-empty string.", "claims"
+            )
     if kind is not Kind.RESPONSE:
         return
     if claims["decision"] not in ("approve", "deny"):
-        raise invalid_token("The token's 'decision' must be 'approve' or 'deny'.")
+        raise invalid_token("The token's 'decision' must be 'approve' or 'deny'.", "claims")
     number = claims.get("number")
     if number is not None and not (isinstance(number, str) and _DIGITS.fullmatch(number)):
-        raise invalid_token("The token's 'number' must be a string of digits.")
+        raise invalid_token("The token's 'number' must be a string of digits.", "claims")
     fraud = claims.get("fraud")
     if fraud is not None and not isinstance(fraud, bool):
-        raise invalid_token("The token's 'fraud' must be true or false.")
+        raise invalid_token("The token's 'fraud' must be true or false.", "claims")
     if fraud and claims["decision"] != "deny":
-        raise invalid_token("'fraud' may be true only with decision 'deny'.")
+        raise invalid_token("'fraud' may be true only with decision 'deny'.", "claims")
 
 
 def verify_proof(token: Any, x: str, *, claims: dict[str, str], now: float) -> None:

@@ -60,6 +60,7 @@ class WebhookSender:
         *,
         clock: Callable[[], float] = time.time,
         lookup: guard.Lookup = guard.system_lookup,
+        on_outcome: Callable[[Delivery, float], None] | None = None,
         concurrency: int = 32,
         per_destination: int = 4,
     ) -> None:
@@ -68,6 +69,7 @@ class WebhookSender:
         self._wake = wake
         self._clock = clock
         self._lookup = lookup
+        self._on_outcome = on_outcome
         self._concurrency = concurrency
         self._per_destination = per_destination
         self._busy: Counter[str] = Counter()
@@ -174,6 +176,8 @@ class WebhookSender:
         try:
             result = await self._attempt(delivery)
             await self._save(result)
+            if self._on_outcome is not None:
+                self._on_outcome(result, self._clock())
         except PushError as exc:
             # The lease runs out and the delivery is claimed again, so nothing is lost.
             log.warning("webhook %s: outbox unavailable: %s", delivery.delivery_id, exc.message)
