@@ -63,6 +63,9 @@ class Settings:
     ws_heartbeat: float = 20.0
     ws_outbox: int = 64
     max_streams_per_device: int = 5
+    ws_frames_per_second: float = 20.0
+    ws_frame_burst: int = 40
+    max_waits_per_app: int = 1000
     max_strikes: int = 5
     max_unapproved: int = 10
     fraud_lock: int = 900
@@ -106,6 +109,15 @@ class Settings:
             "rate_window": reader.get("PUSH_RATE_WINDOW", _int_in(1, 86400), cls.rate_window),
             "max_streams_per_device": reader.get(
                 "PUSH_MAX_STREAMS_PER_DEVICE", _int_in(1, 100), cls.max_streams_per_device
+            ),
+            "ws_frames_per_second": reader.get(
+                "PUSH_WS_FRAMES_PER_SECOND", _float_in(0.1, 10000.0), cls.ws_frames_per_second
+            ),
+            "ws_frame_burst": reader.get(
+                "PUSH_WS_FRAME_BURST", _int_in(1, 100000), cls.ws_frame_burst
+            ),
+            "max_waits_per_app": reader.get(
+                "PUSH_MAX_WAITS_PER_APP", _int_in(1, 1_000_000), cls.max_waits_per_app
             ),
             "callback_retry_base": reader.get(
                 "PUSH_CALLBACK_RETRY_BASE", _float_in(0.01, 60.0), cls.callback_retry_base

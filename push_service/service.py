@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -75,6 +75,7 @@ class PushService:
         self.hub = Hub()
         self.clock = clock
         self._waiters: defaultdict[str, set[asyncio.Future[None]]] = defaultdict(set)
+        self._waiting: Counter[str] = Counter()
         self._match_key = b""
         self._expiry: asyncio.Task[None] | None = None
         self.webhooks_due = asyncio.Event()
@@ -368,17 +369,35 @@ class PushService:
         return challenge
 
     async def wait(self, caller: Caller, challenge_id: str, seconds: float) -> Challenge:
-        """The challenge as soon as it is not pending, or after `seconds` still pending."""
+        """The challenge as soon as it is not pending, or after `seconds` still pending.
+
+        An app may hold at most `max_waits_per_app` long-polls on this instance at once.
+        """
         challenge = await self.challenge_for(caller, challenge_id)
         if not challenge.pending or seconds <= 0:
             return challenge
+        if self._waiting[caller.actor] >= self.settings.max_waits_per_app:
+            raise PushError(
+                ErrorCode.RATE_LIMITED,
+                f"This app already holds {self.settings.max_waits_per_app} long-polls here; "
+                "wait for one to return.",
+                retry_after=1,
+            )
+        self._waiting[caller.actor] += 1
+        try:
+            return await self._wait(caller, challenge_id, seconds)
+        finally:
+            self._waiting[caller.actor] -= 1
+
+    async def _wait(self, caller: Caller, challenge_id: str, seconds: float) -> Challenge:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters[challenge_id].add(waiter)
         try:
             challenge = await self.challenge_for(caller, challenge_id)
             if challenge.pending:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waiter, seconds)
+                    async with asyncio.timeout(seconds):
+                        await waiter
                 challenge = await self.challenge_for(caller, challenge_id)
         finally:
             self._forget_waiter(challenge_id, waiter)

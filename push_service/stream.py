@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from aiohttp import WSMsgType, web
 
 from . import frames, tokens
 from .edge import service
-from .errors import PushError, invalid
+from .errors import ErrorCode, PushError, invalid
 from .ids import new_secret
 from .models import Device
 from .service import PushService
@@ -27,9 +28,12 @@ log = logging.getLogger("push_service.stream")
 class Connection:
     """One authenticated phone: its outbox, its writer, and the challenges it was shown."""
 
-    def __init__(self, ws: web.WebSocketResponse, device: Device, size: int) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, device: Device, size: int, budget: FrameBudget
+    ) -> None:
         self.ws = ws
         self.device = device
+        self.budget = budget
         self.shown: set[str] = set()
         self._outbox: asyncio.Queue[str] = asyncio.Queue(size)
         self._writer = asyncio.create_task(self._write(), name=f"ws-writer-{device.device_id}")
@@ -60,6 +64,30 @@ class Connection:
                 return
 
 
+class FrameBudget:
+    """A token bucket: how many frames a phone may send, refilled at a steady rate."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._at = time.monotonic()
+
+    def spend(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+FLOODING = PushError(
+    ErrorCode.RATE_LIMITED, "Too many messages on this stream; slow down.", retry_after=1
+)
+
+
 async def stream(request: web.Request) -> web.WebSocketResponse:
     push = service(request)
     settings = push.settings
@@ -73,7 +101,8 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
     if push.hub.streams_of(device.device_id) >= settings.max_streams_per_device:
         await ws.close(code=frames.CLOSE_TOO_MANY_STREAMS, message=b"too many streams")
         return ws
-    connection = Connection(ws, device, settings.ws_outbox)
+    budget = FrameBudget(settings.ws_frames_per_second, settings.ws_frame_burst)
+    connection = Connection(ws, device, settings.ws_outbox, budget)
     connection.offer(frames.ready(device.device_id))
     push.hub.add(connection)
     try:
@@ -112,7 +141,9 @@ async def _authenticate(ws: web.WebSocketResponse, push: PushService) -> Device 
 
 async def _converse(ws: web.WebSocketResponse, push: PushService, connection: Connection) -> None:
     async for message in ws:
-        if message.type is WSMsgType.TEXT:
+        if message.type in (WSMsgType.TEXT, WSMsgType.BINARY) and not connection.budget.spend():
+            connection.offer(frames.error(FLOODING))
+        elif message.type is WSMsgType.TEXT:
             await _answer(push, connection, message.data)
         elif message.type is WSMsgType.BINARY:
             connection.offer(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -305,3 +306,16 @@ async def test_expiry_is_driven_by_the_clock(world: World) -> None:
 async def test_unknown_paths_and_methods_get_contract_errors(world: World) -> None:
     assert await _error(await world.client.get("/v1/nothing")) == (404, "not_found")
     assert (await world.client.put("/v1/challenges", headers=ADMIN)).status == 405
+
+
+@pytest.mark.parametrize("settings", [make_settings(PUSH_MAX_WAITS_PER_APP="1")])
+async def test_long_polls_per_app_are_capped(world: World) -> None:
+    app, _, challenge, _ = await _setup(world)
+    url = f"/v1/challenges/{challenge['challenge_id']}?wait=5"
+    held = asyncio.create_task(world.client.get(url, headers=app["headers"]))
+    await asyncio.sleep(0.1)
+    refused = await world.client.get(url, headers=app["headers"])
+    assert await _error(refused) == (429, "rate_limited")
+    assert refused.headers["Retry-After"] == "1"
+    await world.client.delete(f"/v1/challenges/{challenge['challenge_id']}", headers=app["headers"])
+    assert (await (await held).json())["status"] == "cancelled"

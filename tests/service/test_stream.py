@@ -225,3 +225,20 @@ async def test_operator_sees_the_device_connected(world: World) -> None:
     assert devices[0]["connected"] is True
     assert devices[0]["last_seen_at"]
     await ws.close()
+
+
+@pytest.mark.parametrize(
+    "settings", [make_settings(PUSH_WS_FRAMES_PER_SECOND="1", PUSH_WS_FRAME_BURST="3")]
+)
+async def test_a_flood_of_frames_is_refused_beyond_the_budget(
+    world: World, settings: Settings
+) -> None:
+    phone = await world.enroll("alice")
+    ws = await _connect(world, phone)
+    for _ in range(10):
+        await ws.send_str("not json")
+    codes = [(await _next(ws))["code"] for _ in range(10)]
+    assert codes.count("invalid_request") == 3
+    assert codes.count("rate_limited") == 7
+    assert (await world.client.get("/healthz")).status == 200
+    await ws.close()
