@@ -50,7 +50,8 @@ class AuditTrail:
             event_id, now, kind, actor, source=SOURCE.get(), detail=detail, **columns
         )
         self._buffer.append(event)
-        log.info("%s by %s", kind, actor, extra={"event": event.public()})
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s by %s", kind, actor, extra={"event": event.public()})
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._flush_forever(), name="audit")

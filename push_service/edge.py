@@ -80,6 +80,8 @@ def _observe(request: web.Request, status: int, seconds: float) -> None:
     metrics = service(request).metrics
     metrics.http_requests.labels(request.method, route, str(status)).inc()
     metrics.http_seconds.labels(route).observe(seconds)
+    if not access.isEnabledFor(logging.INFO):
+        return
     access.info(
         "%s %s %d %.1fms",
         request.method,

@@ -91,8 +91,13 @@ FLOODING = PushError(
 async def stream(request: web.Request) -> web.WebSocketResponse:
     push = service(request)
     settings = push.settings
+    # No permessage-deflate: frames are small JSON, and compressing each costs more CPU
+    # than it saves bytes.
     ws = web.WebSocketResponse(
-        heartbeat=settings.ws_heartbeat, max_msg_size=settings.ws_max_frame, autoping=True
+        heartbeat=settings.ws_heartbeat,
+        max_msg_size=settings.ws_max_frame,
+        autoping=True,
+        compress=False,
     )
     await ws.prepare(request)
     device = await _authenticate(ws, push)
