@@ -26,7 +26,14 @@ from .events import (
 )
 from .keyfile import KeyFile
 from .keys import DeviceKey
-from .models import AppInfo, Challenge, DeviceChallenge, EnrolledDevice, Enrollment
+from .models import (
+    AppInfo,
+    AuditPage,
+    Challenge,
+    DeviceChallenge,
+    EnrolledDevice,
+    Enrollment,
+)
 from .stream import DeviceStream
 from .tokens import (
     device_token,
@@ -41,6 +48,7 @@ __all__ = [
     "AdminClient",
     "AppClient",
     "AppInfo",
+    "AuditPage",
     "Backoff",
     "Challenge",
     "ChallengeEvent",

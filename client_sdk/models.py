@@ -102,6 +102,18 @@ class Fields:
             raise ValueError(f"{self._what}: field {name!r} is not an object of strings")
         return dict(value)
 
+    def items(self, name: str) -> list[Any]:
+        """Return a required list member."""
+        value: list[Any] = self._get(name, list, False)
+        return value
+
+    def opt_texts(self, name: str) -> tuple[str, ...] | None:
+        """Return an optional list of strings as a tuple."""
+        value = self._get(name, list, True)
+        if value is not None and not all(isinstance(item, str) for item in value):
+            raise ValueError(f"{self._what}: field {name!r} is not a list of strings")
+        return None if value is None else tuple(value)
+
     def obj(self, name: str) -> Fields:
         """Return a nested object member for typed access."""
         return Fields(self._data.get(name), f"{self._what}.{name}")
@@ -233,13 +245,18 @@ class DeviceChallenge:
 
 @dataclass(frozen=True)
 class Enrollment:
-    """A single-use enrollment code for a user, and the URI to show as a QR code."""
+    """A single-use enrollment code for a user, and the URI to show as a QR code.
+
+    ``app_ids`` are the apps whose challenges the enrolled device will answer; None means
+    every app (an operator's enrollment without a scope), or a service that did not say.
+    """
 
     enrollment_id: str
     user_id: str
     code: str
     uri: str
     expires_at: datetime
+    app_ids: tuple[str, ...] | None = None
 
     @classmethod
     def from_json(cls, data: object) -> Enrollment:
@@ -261,6 +278,7 @@ class Enrollment:
             code=f.text("code"),
             uri=f.text("uri"),
             expires_at=f.time("expires_at"),
+            app_ids=f.opt_texts("app_ids"),
         )
 
 
@@ -289,3 +307,37 @@ class EnrolledDevice:
         return cls(
             device_id=f.text("device_id"), user_id=f.text("user_id"), issuer=f.text("issuer")
         )
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of the audit trail, newest event first.
+
+    Each event is the service's object: ``{"event_id", "at", "kind", "actor"}`` and, when they
+    apply, ``app_id``, ``user_id``, ``device_id``, ``challenge_id``, ``source`` and ``detail``
+    (an object of short strings). ``next_before`` is set when older events may follow: pass it
+    as ``before`` to read the next page.
+    """
+
+    events: list[dict[str, Any]]
+    next_before: str | None = None
+
+    @classmethod
+    def from_json(cls, data: object) -> AuditPage:
+        """Build a page from the service's ``{"events": [...], "next_before"?}`` object.
+
+        Args:
+            data: The decoded answer.
+
+        Returns:
+            The page; unknown members are ignored.
+
+        Raises:
+            ValueError: If ``events`` is not a list of objects that each carry an
+                ``event_id``, or ``next_before`` is not a string.
+        """
+        f = Fields(data, "audit page")
+        events = f.items("events")
+        for event in events:
+            Fields(event, "audit event").text("event_id")
+        return cls(events=list(events), next_before=f.opt_text("next_before"))
