@@ -1,0 +1,98 @@
+"""The Redis engine's records of activity: which devices hold a stream to which instance, and
+the audit trail. Neither takes part in an atomic step, so each is a plain single-key write."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from typing import cast
+
+from redis.asyncio.client import Pipeline
+
+from ..audit import AuditEvent, AuditQuery
+from .redis_store import Store
+
+AUDIT_BATCH = 200
+
+
+class Presence:
+    """Per device, a zset of instance -> until; an instance that dies simply stops refreshing."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def present(self, instance_id: str, device_ids: Collection[str], until: float) -> None:
+        if not device_ids:
+            return
+        pipe = self._store.redis.pipeline(transaction=False)
+        for device_id in device_ids:
+            self._declare(pipe, self._store.keys.presence(device_id), instance_id, until)
+        await pipe.execute()
+
+    @staticmethod
+    def _declare(pipe: Pipeline, key: str, instance_id: str, until: float) -> None:
+        pipe.zadd(key, {instance_id: until})
+        # The key lives until its latest `until`: NX sets a first expiry, GT only extends it.
+        expire_at = int(until * 1000) + 1
+        pipe.pexpireat(key, expire_at, nx=True)
+        pipe.pexpireat(key, expire_at, gt=True)
+
+    async def absent(self, instance_id: str, device_id: str) -> None:
+        await self._store.redis.zrem(self._store.keys.presence(device_id), instance_id)
+
+    async def connected(self, device_ids: Collection[str], now: float) -> set[str]:
+        ordered = list(device_ids)
+        if not ordered:
+            return set()
+        pipe = self._store.redis.pipeline(transaction=False)
+        for device_id in ordered:
+            pipe.zcount(self._store.keys.presence(device_id), f"({now!r}", "+inf")
+        counts = await pipe.execute()
+        return {d for d, count in zip(ordered, counts, strict=True) if count}
+
+
+def _encode(event: AuditEvent) -> str:
+    fields = {name: getattr(event, name) for name in AuditEvent.__dataclass_fields__}
+    return json.dumps(fields, separators=(",", ":"), allow_nan=False)
+
+
+def _decode(raw: bytes) -> AuditEvent:
+    fields = json.loads(raw)
+    names = AuditEvent.__dataclass_fields__
+    return AuditEvent(**{k: v for k, v in fields.items() if k in names})
+
+
+class AuditTrail:
+    """One list, newest first, trimmed to about `keep` events on every append."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._key = store.keys.audit
+
+    async def append(self, events: Sequence[AuditEvent], keep: int) -> None:
+        if not events:
+            return
+        pipe = self._store.redis.pipeline(transaction=False)
+        pipe.lpush(self._key, *(_encode(e) for e in events))
+        pipe.ltrim(self._key, 0, keep - 1)
+        await pipe.execute()
+
+    async def read(self, query: AuditQuery) -> list[AuditEvent]:
+        found: list[AuditEvent] = []
+        # Ids only go down as we read: events appended meanwhile shift the list, not the cursor.
+        cursor, start = query.before, 0
+        while len(found) < query.limit:
+            raws = cast(
+                list[bytes],
+                await self._store.redis.lrange(self._key, start, start + AUDIT_BATCH - 1),
+            )
+            if not raws:
+                break
+            start += len(raws)
+            for event in map(_decode, raws):
+                if cursor is not None and event.event_id >= cursor:
+                    continue
+                cursor = event.event_id
+                if query.matches(event):
+                    found.append(event)
+        return found[: query.limit]

@@ -1,0 +1,1 @@
+"""The engine contract: one suite, run against the in-process engine and the Redis engine."""

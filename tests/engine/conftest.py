@@ -1,0 +1,147 @@
+"""Fixtures of the engine contract suite: a real redis-server for the session, each engine in
+turn (the Redis one under a key prefix of its own), and a listener that records events."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TypeVar
+
+import pytest
+import redis.asyncio
+
+from push_service.engine.base import DeviceRevoked, Engine, Event
+from push_service.engine.memory import MemoryEngine
+from push_service.engine.redis import RedisEngine
+from push_service.engine.redis_events import encode
+from push_service.engine.redis_keys import Keys
+from tests.redis_server import RedisServer
+
+E = TypeVar("E", bound=Event)
+
+DELIVERY_TIMEOUT = 2.0
+"""The longest a Redis event may take to arrive; the wait ends as soon as it does."""
+
+
+class Recorder:
+    """A listener that keeps every event, with bounded waits for events still on their way."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.flush: Callable[[], Awaitable[None]] | None = None
+        self._arrived = asyncio.Event()
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+        self._arrived.set()
+
+    def of(self, kind: type[E]) -> list[E]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    async def until(
+        self, condition: Callable[[], bool], what: str, within: float = DELIVERY_TIMEOUT
+    ) -> None:
+        """Wait for events until `condition` holds; fail the test after `within` seconds."""
+        try:
+            async with asyncio.timeout(within):
+                while not condition():
+                    await self._arrived.wait()
+                    self._arrived.clear()
+        except TimeoutError:
+            raise AssertionError(f"waited {within} s for {what}") from None
+
+    async def wait_for(self, kind: type[E], count: int = 1) -> list[E]:
+        """Wait until `count` events of `kind` arrived (at once for the in-process engine)."""
+        await self.until(lambda: len(self.of(kind)) >= count, f"{count} {kind.__name__} event(s)")
+        return self.of(kind)
+
+    async def settle(self) -> None:
+        """Return once every event published so far has been delivered."""
+        if self.flush is not None:
+            await self.flush()
+
+
+async def warm(engine: Engine, connections: int) -> None:
+    """Open connections ahead, so calls gathered next truly overlap on the Redis engine
+    instead of queueing behind connection set-up."""
+    await asyncio.gather(*(engine.ping() for _ in range(connections)))
+
+
+def unique_prefix() -> str:
+    return f"test:{secrets.token_hex(6)}:"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def events() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def engine(request: pytest.FixtureRequest, events: Recorder) -> AsyncIterator[Engine]:
+    if request.param == "memory":
+        memory = MemoryEngine()
+        await memory.start(events)
+        yield memory
+        await memory.close()
+        return
+    server: RedisServer = request.getfixturevalue("redis_server")
+    prefix = unique_prefix()
+    engine = RedisEngine(server.url, prefix=prefix)
+    raw = redis.asyncio.Redis.from_url(server.url)
+    events.flush = sentinel_flush(raw, Keys(prefix).channel, events)
+    await engine.start(events)
+    yield engine
+    await engine.close()
+    await raw.aclose()
+
+
+def sentinel_flush(
+    raw: redis.asyncio.Redis, channel: str, recorder: Recorder
+) -> Callable[[], Awaitable[None]]:
+    """Publish a marker after everything else and wait for it: pub/sub keeps the order."""
+
+    async def flush() -> None:
+        marker = DeviceRevoked(secrets.token_hex(8), "sentinel")
+        await raw.publish(channel, encode(marker))
+        await recorder.until(lambda: marker in recorder.events, "the sentinel event")
+        recorder.events.remove(marker)
+
+    return flush
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    return unique_prefix()
+
+
+@pytest.fixture
+async def redis_engines(
+    redis_server: RedisServer, redis_prefix: str
+) -> AsyncIterator[Callable[[], RedisEngine]]:
+    """Make Redis engines sharing one prefix, as instances of one deployment; all closed after."""
+    made: list[RedisEngine] = []
+
+    def make() -> RedisEngine:
+        made.append(RedisEngine(redis_server.url, prefix=redis_prefix))
+        return made[-1]
+
+    yield make
+    for engine in made:
+        await engine.close()
+
+
+@pytest.fixture
+async def raw_redis(redis_server: RedisServer) -> AsyncIterator[redis.asyncio.Redis]:
+    """A plain client, to inspect what the engine stored."""
+    client = redis.asyncio.Redis.from_url(redis_server.url)
+    yield client
+    await client.aclose()
