@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import admin_api, api, dashboard, openapi, stream
+from . import admin_api, api, dashboard, dashboard_feed, openapi, stream
 from .config import Settings
 from .edge import SERVICE, errors_middleware
 from .engine import engine_for
@@ -47,6 +47,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> web.Applicat
 
     async def on_shutdown(_: web.Application) -> None:
         push.hub.close_all(GOING_AWAY, "server shutting down")
+        dashboard_feed.close_all(push, GOING_AWAY, "server shutting down")
 
     app.cleanup_ctx.append(lifecycle)
     app.cleanup_ctx.append(webhooks)  # after the service: stopped before it on the way down

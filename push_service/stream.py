@@ -20,13 +20,14 @@ from .edge import service
 from .errors import ErrorCode, PushError, invalid
 from .ids import new_secret
 from .models import Device
+from .outbox import Outbox
 from .service import PushService
 
 log = logging.getLogger("push_service.stream")
 
 
 class Connection:
-    """One authenticated phone: its outbox, its writer, and the challenges it was shown."""
+    """One authenticated phone: its outbox, and the challenges it was shown."""
 
     def __init__(
         self, ws: web.WebSocketResponse, device: Device, size: int, budget: FrameBudget
@@ -35,33 +36,22 @@ class Connection:
         self.device = device
         self.budget = budget
         self.shown: set[str] = set()
-        self._outbox: asyncio.Queue[str] = asyncio.Queue(size)
-        self._writer = asyncio.create_task(self._write(), name=f"ws-writer-{device.device_id}")
+        self._outbox = Outbox(
+            ws.send_str,
+            size,
+            on_full=lambda: self.close_soon(frames.CLOSE_SLOW, "too slow to read its messages"),
+            name=f"ws-writer-{device.device_id}",
+        )
 
     def offer(self, frame: str) -> bool:
-        try:
-            self._outbox.put_nowait(frame)
-        except asyncio.QueueFull:
-            self.close_soon(frames.CLOSE_SLOW, "too slow to read its messages")
-            return False
-        return True
+        return self._outbox.offer(frame)
 
     def close_soon(self, code: int, reason: str) -> None:
         if not self.ws.closed:
             asyncio.create_task(self.ws.close(code=code, message=reason.encode()))  # noqa: RUF006
 
     async def stop(self) -> None:
-        self._writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._writer
-
-    async def _write(self) -> None:
-        while True:
-            frame = await self._outbox.get()
-            try:
-                await self.ws.send_str(frame)
-            except (ConnectionError, RuntimeError):
-                return
+        await self._outbox.stop()
 
 
 class FrameBudget:
