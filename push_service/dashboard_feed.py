@@ -13,7 +13,14 @@ from aiohttp import web
 
 from . import dashboard_views as views
 from . import frames, jsonbody
-from .engine.base import ChallengeCreated, ChallengeEnded, DevicePresence, DeviceRevoked, Event
+from .engine.base import (
+    ChallengeCreated,
+    ChallengeEnded,
+    DevicePresence,
+    DeviceRevoked,
+    Event,
+    Resynced,
+)
 from .errors import PushError
 from .models import Challenge, rfc3339
 from .outbox import Outbox
@@ -61,7 +68,8 @@ class Feed:
 
     async def _send(self, item: Event | _SnapshotDue) -> None:
         try:
-            if isinstance(item, _SnapshotDue):
+            if isinstance(item, _SnapshotDue | Resynced):
+                # After missed events the page starts over from a fresh snapshot.
                 body = await snapshot(self._push)
             else:
                 body = await frame(self._push, item)
@@ -86,6 +94,7 @@ async def frame(push: PushService, event: Event) -> dict[str, Any]:
         return views.ended(event)
     if isinstance(event, DeviceRevoked):
         return views.revoked(event)
+    assert isinstance(event, DevicePresence)
     return await _presence(push, event)
 
 

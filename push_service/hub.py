@@ -57,6 +57,9 @@ class Hub:
     def device_ids(self) -> list[str]:
         return list(self._by_device)
 
+    def outlets(self) -> list[Outlet]:
+        return [outlet for outlets in self._by_device.values() for outlet in outlets]
+
     def show(self, outlet: Outlet, challenge: Challenge, frame: str | None = None) -> None:
         """Send a challenge to one outlet that may answer it, remembering that it was shown."""
         if not outlet.device.serves(challenge.app_id) or challenge.challenge_id in outlet.shown:

@@ -26,6 +26,7 @@ from .engine.base import (
     Event,
     Limits,
     Listener,
+    Resynced,
 )
 from .errors import ErrorCode, PushError, invalid_token, not_found
 from .fatigue import Policy, Standing
@@ -78,6 +79,7 @@ class PushService:
         self._waiting: Counter[str] = Counter()
         self._match_key = b""
         self._expiry: asyncio.Task[None] | None = None
+        self._resync: asyncio.Task[None] | None = None
         self.webhooks_due = asyncio.Event()
         """Set when a delivery may have become due, to wake this process's webhook sender."""
         self.policy = Policy(settings.max_strikes, settings.max_unapproved, settings.fraud_lock)
@@ -476,6 +478,8 @@ class PushService:
             self._ended(event.challenge)
         elif isinstance(event, DeviceRevoked):
             self.hub.revoked(event.device_id)
+        elif isinstance(event, Resynced):
+            self._resync = asyncio.create_task(self._catch_up(), name="catch-up")
         for watcher in list(self.watchers):
             watcher(event)
 
@@ -487,6 +491,21 @@ class PushService:
         for waiter in self._waiters.get(challenge.challenge_id, ()):
             if not waiter.done():
                 waiter.set_result(None)
+
+    async def _catch_up(self) -> None:
+        """After missed events: show every connected phone what is pending, and let every
+        long-poll re-read its challenge."""
+        for waiters in list(self._waiters.values()):
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+        for outlet in self.hub.outlets():
+            try:
+                for challenge in await self.pending_for(outlet.device):
+                    self.hub.show(outlet, challenge)
+            except PushError as exc:
+                log.warning("catch-up stopped: %s", exc.message)
+                return
 
     async def _expire_forever(self) -> None:
         while True:

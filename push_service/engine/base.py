@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..audit import AuditEvent, AuditQuery
+from ..errors import ErrorCode, PushError
 from ..fatigue import NO_CHANGE, Change, Policy, Standing
 from ..models import App, Challenge, Delivery, DeliveryState, Device, Enrollment
 
@@ -42,7 +43,12 @@ class DevicePresence:
     online: bool
 
 
-Event = ChallengeCreated | ChallengeEnded | DeviceRevoked | DevicePresence
+@dataclass(frozen=True, slots=True)
+class Resynced:
+    """Events may have been missed (the event channel was lost and is back): re-read state."""
+
+
+Event = ChallengeCreated | ChallengeEnded | DeviceRevoked | DevicePresence | Resynced
 Listener = Callable[[Event], None]
 
 
@@ -62,6 +68,21 @@ class Created:
 
     challenge: Challenge
     new: bool
+
+
+def too_many_pending(limits: Limits) -> PushError:
+    return PushError(
+        ErrorCode.TOO_MANY_PENDING,
+        f"The user already has {limits.max_pending} pending challenges; wait for one.",
+    )
+
+
+def too_frequent(retry_after: int) -> PushError:
+    return PushError(
+        ErrorCode.RATE_LIMITED,
+        f"Too many challenges for this user; try again in {retry_after} s.",
+        retry_after=retry_after,
+    )
 
 
 IDEMPOTENCY_TTL = 24 * 3600

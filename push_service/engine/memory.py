@@ -14,7 +14,6 @@ from collections.abc import Collection, Sequence
 
 from .. import fatigue
 from ..audit import AuditEvent, AuditQuery
-from ..errors import ErrorCode, PushError
 from ..fatigue import NO_CHANGE, Change, Standing
 from ..models import App, Challenge, Delivery, DeliveryState, Device, Enrollment
 from .base import (
@@ -27,6 +26,8 @@ from .base import (
     Event,
     Limits,
     Listener,
+    too_frequent,
+    too_many_pending,
 )
 
 RETENTION = 24 * 3600
@@ -148,7 +149,12 @@ class MemoryEngine:
     async def create_challenge(
         self, challenge: Challenge, limits: Limits, idempotency_key: str | None, now: float
     ) -> Created:
-        idem = f"{challenge.app_id}\x00{idempotency_key}" if idempotency_key else None
+        # Scoped to the app and the user, as on Redis where the key lives in the user's slot.
+        idem = (
+            f"{challenge.app_id}\x00{challenge.user_id}\x00{idempotency_key}"
+            if idempotency_key
+            else None
+        )
         earlier = self._idempotency.get(idem) if idem else None
         if earlier is not None and earlier in self._challenges:
             return Created(self._challenges[earlier], new=False)
@@ -173,20 +179,13 @@ class MemoryEngine:
 
     def _check_limits(self, user_id: str, limits: Limits, now: float) -> None:
         if len(self._pending.get(user_id, ())) >= limits.max_pending:
-            raise PushError(
-                ErrorCode.TOO_MANY_PENDING,
-                f"The user already has {limits.max_pending} pending challenges; wait for one.",
-            )
+            raise too_many_pending(limits)
         recent = self._recent[user_id]
         while recent and recent[0] <= now - limits.rate_window:
             recent.popleft()
         if len(recent) >= limits.rate_limit:
             retry = max(1, int(recent[0] + limits.rate_window - now + 0.999))
-            raise PushError(
-                ErrorCode.RATE_LIMITED,
-                f"Too many challenges for this user; try again in {retry} s.",
-                retry_after=retry,
-            )
+            raise too_frequent(retry)
 
     async def get_challenge(self, challenge_id: str) -> Challenge | None:
         return self._challenges.get(challenge_id)

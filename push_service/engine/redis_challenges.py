@@ -13,11 +13,19 @@ from typing import Any, cast
 from redis.asyncio.client import Pipeline
 
 from .. import fatigue
-from ..errors import ErrorCode, PushError
+from ..errors import PushError
 from ..fatigue import NO_CHANGE, Change, Standing
 from ..models import Challenge, Delivery
 from . import redis_events
-from .base import IDEMPOTENCY_TTL, ChallengeCreated, ChallengeEnded, Created, Limits
+from .base import (
+    IDEMPOTENCY_TTL,
+    ChallengeCreated,
+    ChallengeEnded,
+    Created,
+    Limits,
+    too_frequent,
+    too_many_pending,
+)
 from .redis_keys import ref, unref
 from .redis_outbox import Outbox
 from .redis_store import RETENTION, STRAY_GRACE, Store, dump, load, ms, queue
@@ -35,16 +43,8 @@ def _refusal(outcome: list[Any], limits: Limits, now: float) -> PushError:
             raise RuntimeError("the create script and fatigue.refusal disagree")
         return refusal
     if outcome[0] == b"too_many_pending":
-        return PushError(
-            ErrorCode.TOO_MANY_PENDING,
-            f"The user already has {limits.max_pending} pending challenges; wait for one.",
-        )
-    retry = int(outcome[1])
-    return PushError(
-        ErrorCode.RATE_LIMITED,
-        f"Too many challenges for this user; try again in {retry} s.",
-        retry_after=retry,
-    )
+        return too_many_pending(limits)
+    return too_frequent(int(outcome[1]))
 
 
 def _change_args(change: Change) -> list[Any]:

@@ -19,7 +19,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from ..models import Challenge, from_record, to_record
-from .base import ChallengeCreated, ChallengeEnded, DevicePresence, DeviceRevoked, Event
+from .base import (
+    ChallengeCreated,
+    ChallengeEnded,
+    DevicePresence,
+    DeviceRevoked,
+    Event,
+    Resynced,
+)
 
 log = logging.getLogger("push_service.engine.redis")
 
@@ -37,6 +44,8 @@ def encode(event: Event) -> str:
     if isinstance(event, DevicePresence):
         body = {"device_id": event.device_id, "user_id": event.user_id, "online": event.online}
         return json.dumps({"type": "device_presence", **body})
+    if isinstance(event, Resynced):
+        raise ValueError("a resync is local to one instance and never published")
     kind = "challenge_created" if isinstance(event, ChallengeCreated) else "challenge_ended"
     return json.dumps({"type": kind, "challenge": to_record(event.challenge)}, allow_nan=False)
 
@@ -113,6 +122,7 @@ class Subscription:
                     self._pubsub = await self._subscribe()
                     log.info("event channel resubscribed")
                     delay = BACKOFF_FIRST
+                    self._deliver(Resynced())
                 await self._read(self._pubsub)
             except (RedisError, OSError) as exc:
                 log.warning("event channel lost (%s); retrying in %.1f s", exc, delay)
