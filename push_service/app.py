@@ -18,7 +18,13 @@ GOING_AWAY = 1001
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[errors_middleware],
+        client_max_size=settings.max_body_bytes,
+        # The keep-alive timer also bounds how long a request's headers may take to arrive,
+        # which cuts off clients that trickle them (slowloris).
+        handler_args={"keepalive_timeout": settings.http_request_timeout},
+    )
     push = PushService(settings, engine or engine_for(settings))
     # The sender reads the service's clock, so both agree even where a test replaces it.
     sender = WebhookSender(

@@ -24,6 +24,8 @@ log = logging.getLogger("push_service.audit")
 
 SOURCE: ContextVar[str | None] = ContextVar("source", default=None)
 FLUSH_INTERVAL = 0.2
+NOISY = frozenset({"token.refused", "enrollment.failed"})
+NOISY_PER_MINUTE = 30
 BUFFER_LIMIT = 10_000
 
 
@@ -37,8 +39,29 @@ class AuditTrail:
         self.dropped = 0
         self._sequence = itertools.count()
         self._instance = secrets.token_hex(3)
+        self._noise: dict[str | None, tuple[int, int, int]] = {}
 
     def record(self, kind: str, actor: str, **fields: str | None) -> None:
+        if kind in NOISY and not self._allow(SOURCE.get()):
+            return
+        self._append(kind, actor, fields)
+
+    def _allow(self, source: str | None) -> bool:
+        """Anonymous refusals from one source are kept up to NOISY_PER_MINUTE a minute, so junk
+        cannot push the rest of the trail out; the overflow is summarised once a minute."""
+        minute = int(self._clock() // 60)
+        start, seen, dropped = self._noise.get(source, (minute, 0, 0))
+        if start != minute:
+            if dropped:
+                self._append("audit.suppressed", "system", {"count": str(dropped)})
+            start, seen, dropped = minute, 0, 0
+        allowed = seen < NOISY_PER_MINUTE
+        self._noise[source] = (start, seen + 1, dropped + (not allowed))
+        if len(self._noise) > BUFFER_LIMIT:
+            self._noise.clear()
+        return allowed
+
+    def _append(self, kind: str, actor: str, fields: dict[str, str | None]) -> None:
         detail = {k: v for k, v in fields.items() if k not in _COLUMNS and v is not None}
         columns = {k: v for k, v in fields.items() if k in _COLUMNS}
         now = self._clock()

@@ -49,6 +49,7 @@ class Settings:
     admin_tokens: tuple[Secret, ...] = ()
     admin_token_generated: bool = False
     redis_url: Secret | None = None
+    redis_cluster: bool = False
     redis_prefix: str = "push:"
     match_key: Secret | None = None
     enrollment_ttl: int = 600
@@ -66,6 +67,8 @@ class Settings:
     ws_frames_per_second: float = 20.0
     ws_frame_burst: int = 40
     max_waits_per_app: int = 1000
+    require_number_matching: bool = False
+    http_request_timeout: float = 15.0
     max_strikes: int = 5
     max_unapproved: int = 10
     fraud_lock: int = 900
@@ -101,6 +104,7 @@ class Settings:
             "admin_tokens": tokens,
             "admin_token_generated": generated,
             "redis_url": reader.get("PUSH_REDIS_URL", _optional_secret, None),
+            "redis_cluster": reader.get("PUSH_REDIS_CLUSTER", _flag, False),
             "match_key": reader.get("PUSH_MATCH_KEY", _optional_secret, None),
             "redis_prefix": reader.get("PUSH_REDIS_PREFIX", _nonempty, cls.redis_prefix),
             "enrollment_ttl": reader.get(
@@ -115,6 +119,9 @@ class Settings:
             ),
             "ws_frame_burst": reader.get(
                 "PUSH_WS_FRAME_BURST", _int_in(1, 100000), cls.ws_frame_burst
+            ),
+            "http_request_timeout": reader.get(
+                "PUSH_HTTP_REQUEST_TIMEOUT", _float_in(0.5, 600.0), cls.http_request_timeout
             ),
             "max_waits_per_app": reader.get(
                 "PUSH_MAX_WAITS_PER_APP", _int_in(1, 1_000_000), cls.max_waits_per_app
@@ -143,6 +150,8 @@ class Settings:
             values.update(STRICT_PROFILE)
         values.update(reader.explicit(_FATIGUE_VARIABLES, values))
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if values["redis_cluster"] and values["redis_url"] is None:
+            raise ConfigError("PUSH_REDIS_CLUSTER=1 needs PUSH_REDIS_URL (one of the nodes)")
         return cls(**values)  # type: ignore[arg-type]  # keys match the fields above
 
 
@@ -254,6 +263,7 @@ STRICT_PROFILE: dict[str, object] = {
     "max_unapproved": 5,
     "rate_limit": 5,
     "fraud_lock": 3600,
+    "require_number_matching": True,
 }
 
 
@@ -264,4 +274,5 @@ _FATIGUE_VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "PUSH_MAX_STRIKES": ("max_strikes", _int_in(1, 1000)),
     "PUSH_MAX_UNAPPROVED": ("max_unapproved", _int_in(1, 100000)),
     "PUSH_FRAUD_LOCK": ("fraud_lock", _int_in(0, 7 * 86400)),
+    "PUSH_REQUIRE_NUMBER_MATCHING": ("require_number_matching", _flag),
 }

@@ -12,7 +12,7 @@ from aiohttp import WSMsgType, web
 
 from . import frames
 from .dashboard_feed import Feed
-from .edge import service
+from .edge import first_message, service
 from .errors import PushError
 from .service import PushService
 
@@ -99,7 +99,7 @@ async def feed(request: web.Request) -> web.WebSocketResponse:
 async def _authenticate(ws: web.WebSocketResponse, push: PushService) -> bool:
     """Wait for `{"type": "auth", "token": <admin token>}`; close 4401 if it is late or wrong."""
     try:
-        message = await ws.receive(timeout=push.settings.ws_auth_timeout)
+        message = await first_message(ws, push.settings.ws_auth_timeout)
         if message.type is WSMsgType.TEXT:
             _, token = frames.parse(message.data, {"auth"})
             if push.is_admin(token):

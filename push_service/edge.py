@@ -3,12 +3,13 @@ one middleware that turns every failure into the contract's error body (never a 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMessage, web
 
 from . import jsonbody, tokens
 from .auditing import SOURCE
@@ -101,8 +102,16 @@ async def json_body(request: web.Request) -> Any:
         raise PushError(
             ErrorCode.INVALID_REQUEST, "Send the body as Content-Type: application/json."
         )
-    raw = await request.read()
-    return jsonbody.loads(raw, max_depth=service(request).settings.max_json_depth)
+    settings = service(request).settings
+    try:
+        async with asyncio.timeout(settings.http_request_timeout):
+            raw = await request.read()
+    except TimeoutError:
+        raise PushError(
+            ErrorCode.REQUEST_TIMEOUT,
+            f"The body did not arrive within {settings.http_request_timeout:g} s.",
+        ) from None
+    return jsonbody.loads(raw, max_depth=settings.max_json_depth)
 
 
 def bearer(request: web.Request, code: ErrorCode = ErrorCode.UNAUTHORIZED) -> str:
@@ -144,3 +153,13 @@ def int_query(request: web.Request, name: str, low: int, high: int, default: int
             ErrorCode.INVALID_REQUEST, f"'{name}' must be a whole number from {low} to {high}."
         )
     return int(raw)
+
+
+async def first_message(ws: web.WebSocketResponse, seconds: float) -> WSMessage:
+    """The first message of a websocket, within a fixed deadline.
+
+    aiohttp's own receive timeout restarts on every ping, so a client that keeps pinging
+    would never be asked to authenticate; this deadline does not move. Raises TimeoutError.
+    """
+    async with asyncio.timeout(seconds):
+        return await ws.receive()

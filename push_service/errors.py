@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_PENDING = "too_many_pending"
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
+    REQUEST_TIMEOUT = "request_timeout"  # an extension: a client too slow to send its request
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -46,6 +47,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.TOO_MANY_PENDING: 429,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.REQUEST_TIMEOUT: 408,
 }
 
 

@@ -83,14 +83,12 @@ def refusal(standing: Standing, policy: Policy, now: float) -> PushError | None:
         return PushError(
             ErrorCode.RATE_LIMITED,
             f"The user denied or mistyped {standing.strikes} pushes in a row; new pushes wait "
-            "for an operator to reset the user.",
-            retry_after=policy.fraud_lock,
+            "for an approval or an operator's reset.",
         )
     if standing.unapproved >= policy.max_unapproved:
         return PushError(
             ErrorCode.RATE_LIMITED,
             f"{standing.unapproved} pushes were sent since the user's last approval; new pushes "
-            "wait for an operator to reset the user.",
-            retry_after=policy.fraud_lock,
+            "wait for an operator's reset.",
         )
     return None

@@ -332,6 +332,11 @@ class PushService:
     async def _create_challenge(
         self, app: App, request: NewChallenge, idempotency_key: str | None
     ) -> Challenge:
+        if self.settings.require_number_matching and not request.number_matching:
+            raise PushError(
+                ErrorCode.INVALID_REQUEST,
+                "This service requires number matching; leave 'number_matching' on.",
+            )
         if request.callback_url is not None:
             await guard.check_callback(request.callback_url, self.settings.callback_allow_private)
         devices = await self.engine.list_devices(request.user_id)
@@ -432,10 +437,30 @@ class PushService:
         if challenge is None:
             raise not_found("challenge")
         expected = self.match_number(challenge) if challenge.number_matching else None
-        decision = lifecycle.judge_response(
-            claims, str(token), challenge, device, expected, self.clock()
-        )
+        try:
+            decision = self._judge(claims, str(token), challenge, device, expected)
+        except PushError as exc:
+            self.audit.record(
+                "response.refused",
+                f"device:{device.device_id}",
+                app_id=challenge.app_id,
+                user_id=device.user_id,
+                device_id=device.device_id,
+                challenge_id=challenge.challenge_id,
+                reason=exc.code.value,
+            )
+            raise
         return await self._finish(challenge, decision, f"device:{device.device_id}")
+
+    def _judge(
+        self,
+        claims: dict[str, object],
+        token: str,
+        challenge: Challenge,
+        device: Device,
+        expected: str | None,
+    ) -> Decision:
+        return lifecycle.judge_response(claims, token, challenge, device, expected, self.clock())
 
     async def _finish(self, challenge: Challenge, decision: Decision, actor: str) -> Challenge:
         now = self.clock()

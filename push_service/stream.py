@@ -16,7 +16,7 @@ import time
 from aiohttp import WSMsgType, web
 
 from . import frames, tokens
-from .edge import service
+from .edge import first_message, service
 from .errors import ErrorCode, PushError, invalid
 from .ids import new_secret
 from .models import Device
@@ -120,7 +120,7 @@ async def _authenticate(ws: web.WebSocketResponse, push: PushService) -> Device 
     nonce = new_secret(nbytes=16)
     await ws.send_str(frames.hello(nonce))
     try:
-        message = await ws.receive(timeout=push.settings.ws_auth_timeout)
+        message = await first_message(ws, push.settings.ws_auth_timeout)
         if message.type is not WSMsgType.TEXT:
             raise invalid("The first message must be a text 'auth' frame.")
         _, token = frames.parse(message.data, {"auth"})
@@ -136,6 +136,8 @@ async def _authenticate(ws: web.WebSocketResponse, push: PushService) -> Device 
 
 async def _converse(ws: web.WebSocketResponse, push: PushService, connection: Connection) -> None:
     async for message in ws:
+        # Let the writer drain between frames: a burst of reads must not fill the outbox.
+        await asyncio.sleep(0)
         if message.type in (WSMsgType.TEXT, WSMsgType.BINARY) and not connection.budget.spend():
             connection.offer(frames.error(FLOODING))
         elif message.type is WSMsgType.TEXT:

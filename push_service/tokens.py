@@ -38,6 +38,13 @@ class Kind(Enum):
     RESPONSE = ("cid", "nonce", "decision")
 
 
+_OPTIONAL: dict[Kind, set[str]] = {
+    Kind.PLAIN: set(),
+    Kind.STREAM_AUTH: set(),
+    Kind.RESPONSE: {"number", "fraud"},
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Unverified:
     """A token whose shape is right and whose `alg` is EdDSA, but nothing else is known yet."""
@@ -154,7 +161,18 @@ def _is_bool(*values: Any) -> bool:
     return any(isinstance(value, bool) for value in values)
 
 
+# Claims that make a token an answer or a stream login; a token for any other purpose carrying
+# them is refused, so an intercepted answer can never be replayed as, say, a key rotation.
+_PURPOSE_CLAIMS = {"cid", "decision", "nonce", "number", "fraud"}
+
+
 def _check_extra(claims: dict[str, Any], kind: Kind) -> None:
+    foreign = _PURPOSE_CLAIMS.intersection(claims) - set(kind.value) - _OPTIONAL[kind]
+    if foreign:
+        raise invalid_token(
+            f"The token carries claims of another purpose: {', '.join(sorted(foreign))}.",
+            "purpose",
+        )
     for name in kind.value:
         if not isinstance(claims.get(name), str) or not claims[name]:
             raise invalid_token(

@@ -772,8 +772,13 @@ def contract_allows(claims: dict[str, Any], kind: Kind, now: int) -> bool:
         and isinstance(claims.get("jti"), str)
         and 16 <= len(claims["jti"]) <= 128
     )
-    if not base or kind is Kind.PLAIN:
-        return base
+    # Claims of another purpose are refused, so an answer cannot be reused as another token.
+    purpose = {"cid", "decision", "nonce", "number", "fraud"}
+    own = {Kind.PLAIN: set(), Kind.STREAM_AUTH: {"nonce"}, Kind.RESPONSE: purpose}[kind]
+    if not base or (purpose & claims.keys()) - own:
+        return False
+    if kind is Kind.PLAIN:
+        return True
     if not is_text(claims.get("nonce")):
         return False
     if kind is Kind.STREAM_AUTH:
