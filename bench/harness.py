@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
+ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"  # noqa: S105 (a loopback-only bench)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -88,12 +89,36 @@ def services(count: int = 1, env: dict[str, str] | None = None) -> Iterator[list
                 instance.process.kill()
 
 
+def raise_open_files(wanted: int) -> tuple[int, int]:
+    """Raise this process's soft open-file limit towards `wanted`, never past the hard limit;
+    processes started afterwards inherit it. Returns the (soft, hard) limits now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
     return ordered[index]
+
+
+def p50_p99_ms(seconds: Sequence[float]) -> dict[str, float]:
+    """The median and 99th percentile of durations given in seconds, in milliseconds."""
+    return {
+        "p50": round(percentile(seconds, 0.5) * 1000, 2),
+        "p99": round(percentile(seconds, 0.99) * 1000, 2),
+    }
+
+
+def show_pair(value: object) -> str:
+    """A {"p50", "p99"} figure as table text."""
+    assert isinstance(value, dict)
+    return f"p50 {value['p50']}  p99 {value['p99']}"
 
 
 def report(title: str, rows: list[tuple[str, str]], figures: dict[str, object]) -> None:

@@ -1,0 +1,288 @@
+"""The cost of the irreducible work in one approval flow on this machine, each by a perf_counter
+loop: token checks in this process; HTTP and websocket round trips to a trivial aiohttp server in
+a subprocess, whose CPU per request is read from /proc; and from these a floor for one flow.
+
+    python -m bench.limit [--redis-url redis://127.0.0.1:6379/0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import aiohttp
+import jwt
+import redis.asyncio as redis
+from aiohttp import web
+
+from client_sdk import DeviceKey, response_token
+from client_sdk.keys import b64url_decode
+from push_service import tokens as service_tokens
+
+from .harness import Instance, percentile, report
+
+ROOT = Path(__file__).resolve().parents[1]
+LOOPBACK = "127.0.0.1"
+ISSUER = "push-approval"
+DEVICE_ID = "dev_bench"
+BATCH = 50
+START_SECONDS = 20.0
+FRAME = "x" * 400  # about the size of a challenge frame or a signed response
+FLOW = {"http_requests": 2, "ws_frames": 3, "token_checks": 1}
+"""One flow as the service sees it: the app's create and long-poll; the challenge frame down,
+the signed response up and its result down; one response token checked."""
+
+Op = Callable[[], Awaitable[object]]
+
+
+# In-process work: microseconds per call, over a loop of `seconds`.
+def per_call_us(call: Callable[[], object], seconds: float) -> float:
+    calls, started = 0, time.perf_counter()
+    while True:
+        for _ in range(BATCH):
+            call()
+        calls += BATCH
+        elapsed = time.perf_counter() - started
+        if elapsed >= seconds:
+            return round(elapsed / calls * 1e6, 1)
+
+
+def token_costs(seconds: float) -> dict[str, float]:
+    """A signed response token, checked three ways: its bare signature, PyJWT, the service."""
+    key = DeviceKey.generate()
+    token = response_token(
+        key,
+        DEVICE_ID,
+        ISSUER,
+        challenge_id="ch_bench",
+        nonce="n" * 22,
+        decision="approve",
+        number="123",
+    )
+    signed, _, signature = token.rpartition(".")
+    public, message, raw_signature = key.public_key, signed.encode(), b64url_decode(signature)
+    x = key.public_jwk()["x"]
+
+    def decode() -> object:
+        return jwt.decode(token, public, algorithms=["EdDSA"], audience=ISSUER, issuer=DEVICE_ID)
+
+    return {
+        "ed25519_verify_us": per_call_us(lambda: public.verify(raw_signature, message), seconds),
+        "jwt_decode_us": per_call_us(decode, seconds),
+        "service_token_check_us": per_call_us(lambda: _service_check(token, x), seconds),
+    }
+
+
+def _service_check(token: str, x: str) -> object:
+    unverified = service_tokens.peek(token)
+    return service_tokens.verify_device_token(
+        unverified,
+        x,
+        device_id=DEVICE_ID,
+        issuer=ISSUER,
+        now=time.time(),
+        kind=service_tokens.Kind.RESPONSE,
+    )
+
+
+# The trivial server: GET /ping answers "ok"; /ws echoes every text frame.
+async def _ping(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def _echo(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(compress=False)
+    await ws.prepare(request)
+    async for message in ws:
+        if message.type is aiohttp.WSMsgType.TEXT:
+            await ws.send_str(message.data)
+    return ws
+
+
+def serve() -> None:
+    """Run the trivial server; its port is the first line on stdout."""
+    app = web.Application()
+    app.router.add_get("/ping", _ping)
+    app.router.add_get("/ws", _echo)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((LOOPBACK, 0))
+    sock.listen(128)
+    print(sock.getsockname()[1], flush=True)
+    web.run_app(app, sock=sock, print=None, access_log=None)
+
+
+@contextmanager
+def trivial_server() -> Iterator[Instance]:
+    command = [sys.executable, "-m", "bench.limit", "--serve"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], START_SECONDS)
+        line = process.stdout.readline() if ready else b""
+        if not line.strip():
+            raise RuntimeError("the trivial server did not start")
+        yield Instance(f"http://{LOOPBACK}:{int(line)}", process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+# Round trips: one at a time for the latency, then `workers` at once for the server's CPU.
+async def timed_loop(op: Op, until: float, latencies: list[float]) -> None:
+    while time.perf_counter() < until:
+        started = time.perf_counter()
+        await op()
+        latencies.append(time.perf_counter() - started)
+
+
+async def round_trips(ops: list[Op], seconds: float, server: Instance | None) -> dict[str, float]:
+    single: list[float] = []
+    await timed_loop(ops[0], time.perf_counter() + seconds, single)
+    many: list[float] = []
+    cpu_before = server.cpu_seconds() if server else 0.0
+    started = time.perf_counter()
+    await asyncio.gather(*(timed_loop(op, started + seconds, many) for op in ops))
+    elapsed = time.perf_counter() - started
+    figures = {
+        "rtt_us_p50": round(percentile(single, 0.5) * 1e6, 1),
+        "one_at_a_time_per_second": round(len(single) / seconds),
+        "workers": len(ops),
+        "per_second": round(len(many) / elapsed),
+    }
+    if server is not None:
+        figures["server_cpu_us"] = round((server.cpu_seconds() - cpu_before) / len(many) * 1e6, 1)
+    return figures
+
+
+async def http_costs(server: Instance, workers: int, seconds: float) -> dict[str, float]:
+    url = f"{server.url}/ping"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=workers)) as session:
+
+        async def get() -> object:
+            async with session.get(url) as response:
+                return await response.read()
+
+        return await round_trips([get] * workers, seconds, server)
+
+
+async def ws_costs(server: Instance, workers: int, seconds: float) -> dict[str, float]:
+    async with aiohttp.ClientSession() as session:
+        sockets = [await session.ws_connect(f"{server.url}/ws") for _ in range(workers)]
+        try:
+            return await round_trips([_echo_op(ws) for ws in sockets], seconds, server)
+        finally:
+            for ws in sockets:
+                await ws.close()
+
+
+def _echo_op(ws: aiohttp.ClientWebSocketResponse) -> Op:
+    async def echo() -> object:
+        await ws.send_str(FRAME)
+        return await ws.receive()
+
+    return echo
+
+
+async def redis_costs(url: str, workers: int, seconds: float) -> dict[str, float]:
+    client = redis.from_url(url)
+    try:
+        return await round_trips([client.ping] * workers, seconds, None)
+    finally:
+        await client.aclose()
+
+
+async def network_costs(
+    server: Instance, redis_url: str, workers: int, seconds: float
+) -> dict[str, object]:
+    figures: dict[str, object] = {
+        "http": await http_costs(server, workers, seconds),
+        "ws": await ws_costs(server, workers, seconds),
+        "redis": await redis_costs(redis_url, workers, seconds) if redis_url else None,
+    }
+    return figures
+
+
+def floor(figures: dict[str, object]) -> dict[str, object]:
+    """The service's CPU for one flow if it did nothing but the work FLOW counts."""
+    http, ws = figures["http"], figures["ws"]
+    assert isinstance(http, dict)
+    assert isinstance(ws, dict)
+    per_frame = ws["server_cpu_us"] / 2  # an echo is one frame in and one out
+    us = (
+        FLOW["http_requests"] * http["server_cpu_us"]
+        + FLOW["ws_frames"] * per_frame
+        + FLOW["token_checks"] * float(str(figures["jwt_decode_us"]))
+    )
+    return {"floor_us_per_flow": round(us, 1), "floor_flows_per_second_per_core": round(1e6 / us)}
+
+
+def rows(f: dict[str, object]) -> list[tuple[str, str]]:
+    http, ws, redis_figures = f["http"], f["ws"], f["redis"]
+    assert isinstance(http, dict)
+    assert isinstance(ws, dict)
+    table = [
+        ("Ed25519 verification (cryptography)", f"{f['ed25519_verify_us']} us"),
+        ("PyJWT EdDSA decode of a response token", f"{f['jwt_decode_us']} us"),
+        ("the service's own token check", f"{f['service_token_check_us']} us"),
+        ("server", "trivial aiohttp app in a subprocess; CPU from /proc"),
+        *_round_trip_rows("HTTP GET (keep-alive session)", http),
+        *_round_trip_rows("websocket 400-byte echo", ws),
+    ]
+    if isinstance(redis_figures, dict):
+        table += _round_trip_rows("Redis PING", redis_figures)
+        table.append(("", "not in the floor: the engine decides how many a flow needs"))
+    counted = (
+        f"{FLOW['http_requests']} HTTP requests, {FLOW['ws_frames']} websocket frames, "
+        f"{FLOW['token_checks']} token check"
+    )
+    table += [
+        ("one flow counted as", counted),
+        ("floor: service CPU per flow", f"{f['floor_us_per_flow']} us"),
+        ("floor: flows per second per core", str(f["floor_flows_per_second_per_core"])),
+    ]
+    return table
+
+
+def _round_trip_rows(name: str, figures: dict[str, float]) -> list[tuple[str, str]]:
+    table = [
+        (name, f"{figures['rtt_us_p50']} us round trip (p50, one at a time)"),
+        ("", f"{figures['per_second']}/s with {figures['workers']} at once"),
+    ]
+    if "server_cpu_us" in figures:
+        table.append(("", f"{figures['server_cpu_us']} us of server CPU each"))
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=1.0, help="length of each loop")
+    parser.add_argument("--workers", type=int, default=8, help="round trips in flight at once")
+    parser.add_argument("--redis-url", default="", help="also time Redis PINGs at this URL")
+    parser.add_argument("--quick", action="store_true", help="short loops, for smoke tests")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve()
+        return
+    seconds = min(args.seconds, 0.2) if args.quick else args.seconds
+    figures: dict[str, object] = {**token_costs(seconds)}
+    with trivial_server() as server:
+        figures.update(asyncio.run(network_costs(server, args.redis_url, args.workers, seconds)))
+    figures.update(floor(figures), flow=FLOW, server="aiohttp, subprocess")
+    report("The irreducible work of one flow", rows(figures), figures)
+
+
+if __name__ == "__main__":
+    main()

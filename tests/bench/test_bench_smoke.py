@@ -1,0 +1,92 @@
+"""Each benchmark runs end to end in its quick mode, with tiny loads, and prints a complete and
+sane report. No speed is asserted: the machine running the tests may be busy with anything."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_SECONDS = 200
+
+
+def run_bench(name: str, *args: str) -> dict[str, Any]:
+    """Run `python -m bench.<name> --quick ...`; return its last line, parsed."""
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{name}", "--quick", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=RUN_SECONDS,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) >= 3, done.stdout  # a title, table rows, then the figures
+    figures = json.loads(lines[-1])
+    assert isinstance(figures, dict)
+    return figures
+
+
+def assert_ordered(pair: dict[str, float]) -> None:
+    assert math.isfinite(pair["p50"])
+    assert math.isfinite(pair["p99"])
+    assert pair["p50"] <= pair["p99"]
+
+
+def assert_positive(figures: dict[str, Any], *names: str) -> None:
+    for name in names:
+        assert figures[name] > 0, name
+
+
+@pytest.mark.timeout(240)
+def test_flows() -> None:
+    figures = run_bench("flows")
+    assert_positive(figures, "flows", "flows_per_second", "server_cpu_us_per_flow", "seconds")
+    assert figures["errors"] == 0
+    assert_ordered(figures["create_to_phone_ms"])
+    assert_ordered(figures["create_to_decision_ms"])
+
+
+@pytest.mark.timeout(240)
+def test_connections() -> None:
+    figures = run_bench("connections", "--phones", "200", "--challenges", "20")
+    assert figures["phones"] == figures["connected"] == figures["server_streams"] == 200
+    assert figures["challenges"] == 20
+    assert figures["errors"] == figures["connect_errors"] == figures["probe_errors"] == 0
+    assert figures["first_error"] is None
+    assert not figures["capped_by_open_files"]
+    assert_positive(figures, "connect_seconds", "connects_per_second", "server_rss_after_mb")
+    assert figures["client_open_files"]["soft"] >= 200
+    for name in ("server_rss_per_connection_kb", "client_rss_per_connection_kb"):
+        assert math.isfinite(figures[name])
+    assert_ordered(figures["create_to_phone_ms"])
+
+
+@pytest.mark.timeout(240)
+def test_webhooks() -> None:
+    figures = run_bench("webhooks")
+    assert_positive(figures, "challenges", "cancels_per_second", "deliveries_per_second")
+    assert figures["deliveries"] == figures["challenges"]
+    for name in ("missing", "errors", "bad_signatures"):
+        assert figures[name] == 0, name
+    assert figures["ended_by"] == "cancel"
+    assert_ordered(figures["decision_to_delivery_ms"])
+
+
+@pytest.mark.timeout(240)
+def test_limit() -> None:
+    figures = run_bench("limit")
+    assert_positive(figures, "ed25519_verify_us", "jwt_decode_us", "service_token_check_us")
+    for kind in ("http", "ws"):
+        assert_positive(figures[kind], "rtt_us_p50", "per_second", "server_cpu_us")
+    assert figures["redis"] is None
+    assert_positive(figures, "floor_us_per_flow", "floor_flows_per_second_per_core")
+    assert figures["flow"] == {"http_requests": 2, "ws_frames": 3, "token_checks": 1}
