@@ -8,7 +8,6 @@ from aiohttp import web
 
 from .edge import caller, device, int_query, json_body, reply, service
 from .errors import invalid
-from .fields import UNSAFE_TEXT
 from .models import Challenge, rfc3339
 from .requests import NewChallenge, NewDevice, NewEnrollment, NewKey, parse_token
 
@@ -142,7 +141,8 @@ def _idempotency_key(request: web.Request) -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    if not 1 <= len(key) <= 255 or UNSAFE_TEXT.search(key):
+    # aiohttp turns bytes that are not UTF-8 into surrogates: only visible ASCII is accepted.
+    if not 1 <= len(key) <= 255 or not (key.isascii() and key.isprintable()):
         raise invalid("'Idempotency-Key' must be 1 to 255 printable characters.")
     return key
 

@@ -117,7 +117,7 @@ async def json_body(request: web.Request) -> Any:
 def bearer(request: web.Request, code: ErrorCode = ErrorCode.UNAUTHORIZED) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
+    if scheme.lower() != "bearer" or not value.strip() or not value.isascii():
         raise PushError(code, "Send credentials as 'Authorization: Bearer <token>'.")
     return value.strip()
 
@@ -148,7 +148,7 @@ def int_query(request: web.Request, name: str, low: int, high: int, default: int
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise PushError(
             ErrorCode.INVALID_REQUEST, f"'{name}' must be a whole number from {low} to {high}."
         )
