@@ -1,7 +1,9 @@
 """A real `redis-server` for tests: started on a free port, stopped and restarted at will.
 
 Nothing is saved to disk and the data directory is a fresh temporary one, so each server starts
-empty. Tests never touch a Redis they did not start (not even one on 6379).
+empty; with `durable=True` every write goes to an append-only file there first (fsync on each),
+so the data outlives stop and start. `RedisClusterNodes` joins such servers into a Redis
+Cluster. Tests never touch a Redis they did not start (not even one on 6379).
 """
 
 from __future__ import annotations
@@ -40,9 +42,14 @@ def redis_binary() -> str:
 class RedisServer:
     """One redis-server process on 127.0.0.1; `port` stays the same across restarts."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, *, durable: bool = False, cluster: bool = False
+    ) -> None:
         self._port_chosen = port is None
         self.port = port or free_port()
+        self.durable = durable
+        # A cluster node's bus port is chosen too: the default, port + 10000, may not exist.
+        self.bus_port = free_port() if cluster else None
         self._dir = tempfile.TemporaryDirectory(prefix="redis-test-")
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -65,18 +72,26 @@ class RedisServer:
                 if not self._port_chosen:
                     raise
                 self.port = free_port()  # Another process took it since we looked.
+                if self.bus_port is not None:
+                    self.bus_port = free_port()
         self._launch()
 
     def _launch(self) -> None:
         log = Path(self._dir.name, "redis.log")
         log.unlink(missing_ok=True)
+        aof = ["yes", "--appendfsync", "always"] if self.durable else ["no"]
         # fmt: off
         command = [
             redis_binary(),
             "--port", str(self.port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no", "--dir", self._dir.name,
+            "--save", "", "--appendonly", *aof, "--dir", self._dir.name,
             "--logfile", str(log), "--daemonize", "no",
         ]
+        if self.bus_port is not None:
+            command += [
+                "--cluster-enabled", "yes", "--cluster-port", str(self.bus_port),
+                "--cluster-config-file", str(Path(self._dir.name, "nodes.conf")),
+            ]
         # fmt: on
         self._process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -123,6 +138,66 @@ class RedisServer:
         """Stop the server and remove its directory."""
         self.stop()
         self._dir.cleanup()
+
+
+class RedisClusterNodes:
+    """A Redis Cluster of `masters` masters, each with `replicas` replicas, every node a
+    RedisServer above; `redis-cli --cluster create` spreads the slots and picks the roles."""
+
+    def __init__(self, masters: int = 3, replicas: int = 0) -> None:
+        self.replicas = replicas
+        self.nodes = [RedisServer(cluster=True) for _ in range(masters * (1 + replicas))]
+
+    @property
+    def url(self) -> str:
+        """The first node's URL: a cluster client finds the others from it."""
+        return self.nodes[0].url
+
+    def start(self) -> None:
+        try:
+            for node in self.nodes:
+                node.start()
+            addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+            create = ["--cluster", "create", *addresses, "--cluster-replicas", str(self.replicas)]
+            subprocess.run(
+                [redis_cli(), *create, "--cluster-yes"],
+                check=True,
+                capture_output=True,
+                timeout=READY_TIMEOUT,
+            )
+            self.wait_ok()
+        except BaseException:
+            self.close()
+            raise
+
+    def wait_ok(self) -> None:
+        """Return once every running node knows all the others and serves its slots (a master
+        that has just started waits about 2 s before it does)."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not all(self._ok(node) for node in self.nodes if node.running):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the test cluster did not reach cluster_state:ok")
+            time.sleep(0.05)
+
+    def _ok(self, node: RedisServer) -> bool:
+        try:
+            with redis.Redis(port=node.port, socket_timeout=0.5) as client:
+                info = client.execute_command("CLUSTER INFO")  # parsed into a dict
+        except (redis.ConnectionError, redis.TimeoutError):
+            return False
+        known = info["cluster_known_nodes"] == str(len(self.nodes))
+        return bool(known and info["cluster_state"] == "ok")
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
+
+
+def redis_cli() -> str:
+    found = shutil.which("redis-cli") or str(Path(redis_binary()).with_name("redis-cli"))
+    if not Path(found).exists():
+        raise RuntimeError("redis-cli is not installed; run scripts/test-prerequisites")
+    return found
 
 
 def _tail(log: Path) -> str:

@@ -1,4 +1,5 @@
-"""Engines: the in-process one by default, Redis when `PUSH_REDIS_URL` is set."""
+"""Engines: the in-process one by default, Redis when `PUSH_REDIS_URL` is set (a Redis Cluster
+when `PUSH_REDIS_CLUSTER` is also set)."""
 
 from __future__ import annotations
 
@@ -14,4 +15,6 @@ def engine_for(settings: Settings) -> Engine:
         return MemoryEngine()
     from .redis import RedisEngine
 
-    return RedisEngine(settings.redis_url.reveal(), prefix=settings.redis_prefix)
+    return RedisEngine(
+        settings.redis_url.reveal(), prefix=settings.redis_prefix, cluster=settings.redis_cluster
+    )

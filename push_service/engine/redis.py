@@ -8,17 +8,15 @@ channel). Key names and hash tags are in `redis_keys`, the atomic steps in `redi
 
 TTLs are computed from the caller's `now`, not Redis's clock, so they agree with the service's
 own judgement of expiry. Needs Redis 7.0 or later with a `noeviction` memory policy: the engine
-relies on records living exactly as long as it says.
+relies on records living exactly as long as it says. With `cluster=True` the same engine runs
+on a Redis Cluster, the URL naming any one of its nodes (see `redis_store`).
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Collection, Sequence
 from typing import cast
-
-from redis.exceptions import RedisError
 
 from ..audit import AuditEvent, AuditQuery
 from ..fatigue import NO_CHANGE, Change, Standing
@@ -30,8 +28,6 @@ from .redis_challenges import Challenges
 from .redis_devices import Devices
 from .redis_outbox import Outbox
 from .redis_store import Store, dump, guarded, load
-
-log = logging.getLogger("push_service.engine.redis")
 
 TIMEOUT = 1.5
 """Seconds to connect, or for the event channel to answer: a dead Redis is noticed fast."""
@@ -45,11 +41,12 @@ class RedisEngine:
         url: str,
         *,
         prefix: str = "push:",
+        cluster: bool = False,
         timeout: float = TIMEOUT,
         deadline: float = DEADLINE,
     ) -> None:
         self.deadline = deadline
-        self._store = Store(url, prefix, timeout)
+        self._store = Store(url, prefix, timeout, cluster=cluster)
         self._redis = self._store.redis
         self._keys = self._store.keys
         self._outbox = Outbox(self._store)
@@ -59,6 +56,11 @@ class RedisEngine:
         self._audit = AuditTrail(self._store)
         self._subscription: redis_events.Subscription | None = None
 
+    @property
+    def store(self) -> Store:
+        """Where `guarded` reports a lost connection."""
+        return self._store
+
     @guarded
     async def start(self, listener: Listener) -> None:
         def deliver(event: Event) -> None:
@@ -67,7 +69,7 @@ class RedisEngine:
             listener(event)
 
         subscription = redis_events.Subscription(
-            self._redis, self._keys.channel, deliver, self._store.timeout
+            self._store.listener, self._keys.channel, deliver, self._store.timeout
         )
         await subscription.open()
         self._subscription = subscription
@@ -76,10 +78,7 @@ class RedisEngine:
         if self._subscription is not None:
             await self._subscription.close()
             self._subscription = None
-        try:
-            await self._redis.aclose()
-        except (RedisError, OSError) as exc:
-            log.warning("redis close failed: %s", exc)
+        await self._store.close()
 
     @guarded
     async def ping(self) -> None:
@@ -94,10 +93,8 @@ class RedisEngine:
     # Apps: few, all under one tag, so the registry and its key-hash index change together.
     @guarded
     async def add_app(self, app: App) -> None:
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(self._keys.apps, app.app_id, dump(app))
-        pipe.hset(self._keys.app_key_hashes, app.key_hash, app.app_id)
-        await pipe.execute()
+        keys = [self._keys.apps, self._keys.app_key_hashes]
+        await self._store.scripts.add_app(keys=keys, args=[app.app_id, dump(app), app.key_hash])
 
     @guarded
     async def get_app(self, app_id: str) -> App | None:

@@ -7,10 +7,8 @@ import json
 from collections.abc import Collection, Sequence
 from typing import cast
 
-from redis.asyncio.client import Pipeline
-
 from ..audit import AuditEvent, AuditQuery
-from .redis_store import Store
+from .redis_store import Pipe, Store
 
 AUDIT_BATCH = 200
 
@@ -30,7 +28,7 @@ class Presence:
         await pipe.execute()
 
     @staticmethod
-    def _declare(pipe: Pipeline, key: str, instance_id: str, until: float) -> None:
+    def _declare(pipe: Pipe, key: str, instance_id: str, until: float) -> None:
         pipe.zadd(key, {instance_id: until})
         # The key lives until its latest `until`: NX sets a first expiry, GT only extends it.
         expire_at = int(until * 1000) + 1

@@ -1,16 +1,15 @@
 """The Redis engine's challenges and the push-fatigue standing checked with them.
 
 A challenge lives in its user's slot; creating and finishing one are single scripts there.
-Its owner key and global refs (deadline, listing) are written around the script in the same
-round trip, in the order that leaves only droppable refs behind if a write is cut short.
+Its owner key and global refs (deadline, listing) are written around the script, in the order
+that leaves only droppable refs behind if a write is cut short: one round trip on one Redis,
+one per stage of that order on a cluster.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, cast
-
-from redis.asyncio.client import Pipeline
 
 from .. import fatigue
 from ..errors import PushError
@@ -28,7 +27,7 @@ from .base import (
 )
 from .redis_keys import ref, unref
 from .redis_outbox import Outbox
-from .redis_store import RETENTION, STRAY_GRACE, Store, dump, load, ms, queue
+from .redis_store import RETENTION, STRAY_GRACE, Pipe, Store, dump, load, ms, queue
 
 LISTING_HORIZON = RETENTION + 3600
 """Listing refs outlive any challenge record (the contract's longest ttl is 300 s)."""
@@ -90,10 +89,11 @@ class Challenges:
         *,
         look_up: bool,
     ) -> list[Any]:
-        """One round trip: owner and deadline first, the script, then the listing ref.
+        """Owner and deadline first, then the script and the listing ref.
 
         The owner and the deadline go before the record so that a record, once stored, is
         always reachable and always expires; `_take_back` removes them if nothing was stored.
+        The listing ref needs no order: a listing skips refs whose record is missing.
         """
         user = self._store.user(challenge.user_id)
         keys = [
@@ -115,14 +115,16 @@ class Challenges:
         ]
         member = ref(challenge.user_id, challenge.challenge_id)
 
-        def build(pipe: Pipeline) -> None:
+        def ahead(pipe: Pipe) -> None:
             pipe.set(self._keys.challenge_owner(challenge.challenge_id), challenge.user_id, px=life)
             pipe.zadd(self._keys.deadlines, {member: challenge.expires_at})
+
+        def store(pipe: Pipe) -> None:
             queue(pipe, self._scripts.create_challenge, keys, args)
             pipe.zadd(self._keys.challenges, {member: challenge.created_at})
             pipe.zremrangebyscore(self._keys.challenges, "-inf", now - LISTING_HORIZON)
 
-        return cast(list[Any], (await self._store.pipeline(build))[2])
+        return cast(list[Any], (await self._store.pipeline(ahead, store))[2])
 
     async def _take_back(self, challenge: Challenge, reading: str | None = None) -> bytes | None:
         """Remove the owner and refs written ahead of a create that stored nothing; in the
@@ -188,17 +190,22 @@ class Challenges:
             *_change_args(change),
         ]
 
-        # The deadline ref goes whatever the script says: a challenge that is not pending
-        # (finished now or before) has no deadline left.
-        def build(pipe: Pipeline) -> None:
+        def ahead(pipe: Pipe) -> None:
             if delivery is not None:
                 self._outbox.ahead(pipe, ended.user_id, delivery)
+
+        def store(pipe: Pipe) -> None:
             queue(pipe, self._scripts.finish, keys, args)
+
+        # The deadline ref goes whatever the script says: a challenge that is not pending
+        # (finished now or before) has no deadline left. Not before: a pending one must keep it.
+        def behind(pipe: Pipe) -> None:
             pipe.zrem(self._keys.deadlines, ref(ended.user_id, ended.challenge_id))
             if delivery is not None:
                 self._outbox.behind(pipe, ended.user_id, delivery)
 
-        results = await self._store.pipeline(build)
+        stages = (ahead, store, behind) if delivery is not None else (store, behind)
+        results = await self._store.pipeline(*stages)
         applied = bool(results[Outbox.AHEAD if delivery is not None else 0])
         if not applied and delivery is not None:
             await self._outbox.take_back(ended.user_id, delivery)

@@ -1,21 +1,25 @@
 """The Redis engine's enrollments, devices and token ids.
 
 A device lives in its user's slot as its registration record plus the two fields that change
-(rotated key, last seen), each written by a script that refuses a revoked device.
+(rotated key, last seen), each written by a script that refuses a revoked device and read
+together with the record by another, so a read never mixes two moments.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-
-from redis.asyncio.client import Pipeline
+from collections.abc import Callable, Sequence
 
 from ..models import Device, Enrollment
 from . import redis_events
 from .base import ENROLLMENT_ATTEMPTS, DeviceRevoked
 from .redis_keys import UserKeys
-from .redis_store import Store, dump, load, ms, queue
+from .redis_store import Pipe, Store, dump, load, ms, queue
+
+
+def _fields(flat: Sequence[bytes]) -> dict[bytes, bytes]:
+    """A hash from a script's HGETALL reply, which comes back as a flat field, value list."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _device(record: bytes, key: bytes | None, seen: bytes | None) -> Device:
@@ -42,6 +46,8 @@ class Devices:
         life = ms(enrollment.expires_at - now)
         owner = self._keys.enrollment_owner(enrollment.code_hash)
         key = self._store.user(enrollment.user_id).enrollment(enrollment.code_hash)
+        # Either write alone is harmless (on a cluster they run side by side): an owner key
+        # leads to nothing, an enrollment no owner names is never found and expires.
         pipe = self._redis.pipeline(transaction=False)
         pipe.set(owner, enrollment.user_id, px=life)
         pipe.set(key, dump(enrollment), px=life)
@@ -67,11 +73,13 @@ class Devices:
         args = [repr(now), device.device_id, dump(device)]
 
         # The owner key goes first: a device must be reachable by id once it exists.
-        def build(pipe: Pipeline) -> None:
+        def ahead(pipe: Pipe) -> None:
             pipe.set(owner, device.user_id)
+
+        def store(pipe: Pipe) -> None:
             queue(pipe, self._scripts.redeem_enrollment, keys, args)
 
-        if not (await self._store.pipeline(build))[1]:
+        if not (await self._store.pipeline(ahead, store))[1]:
             await self._redis.delete(owner)
             return False
         self._store.owners.put(owner, device.user_id)
@@ -82,18 +90,15 @@ class Devices:
         user = await self._store.owner_keys(self._keys.device_owner(device_id))
         if user is None:
             return None
-        pipe = self._redis.pipeline(transaction=True)
-        for hash_key in (user.devices, user.device_keys, user.device_seen):
-            pipe.hget(hash_key, device_id)
-        record, key, seen = await pipe.execute()
+        keys = [user.devices, user.device_keys, user.device_seen]
+        record, key, seen = await self._scripts.read_device(keys=keys, args=[device_id])
         return None if record is None else _device(record, key, seen)
 
     async def listing(self, user_id: str) -> list[Device]:
         user = self._store.user(user_id)
-        pipe = self._redis.pipeline(transaction=True)
-        for hash_key in (user.devices, user.device_keys, user.device_seen):
-            pipe.hgetall(hash_key)
-        records, keys, seen = await pipe.execute()
+        hashes = [user.devices, user.device_keys, user.device_seen]
+        replies = await self._scripts.list_devices(keys=hashes, args=[])
+        records, keys, seen = map(_fields, replies)
         devices = [_device(raw, keys.get(d), seen.get(d)) for d, raw in records.items()]
         return sorted(devices, key=lambda d: d.created_at)
 
@@ -106,11 +111,14 @@ class Devices:
         keys = [user.devices, user.device_keys, user.device_seen, user.revoked]
         message = redis_events.encode(DeviceRevoked(device_id, user_id))
 
-        def build(pipe: Pipeline) -> None:
+        def store(pipe: Pipe) -> None:
             queue(pipe, self._scripts.revoke_device, keys, [device_id, self._keys.channel, message])
+
+        # The owner key goes last: an active device must stay reachable by id.
+        def behind(pipe: Pipe) -> None:
             pipe.delete(owner)
 
-        found = (await self._store.pipeline(build))[0]
+        found = (await self._store.pipeline(store, behind))[0]
         return None if found is None else _device(*found)
 
     async def rotate_key(self, device_id: str, public_key: str) -> bool:

@@ -11,11 +11,9 @@ import dataclasses
 import logging
 from typing import Any, cast
 
-from redis.asyncio.client import Pipeline
-
 from ..models import Delivery, DeliveryState
 from .redis_keys import UserKeys, ref, unref
-from .redis_store import RETENTION, STRAY_GRACE, Store, dump, load, queue
+from .redis_store import RETENTION, STRAY_GRACE, Pipe, Store, dump, load, queue
 
 log = logging.getLogger("push_service.engine.redis")
 
@@ -54,12 +52,12 @@ class Outbox:
         args = [dump(delivery), repr(delivery.next_at), expire_at(delivery)]
         return user.delivery(delivery.delivery_id), args
 
-    def ahead(self, pipe: Pipeline, user_id: str, delivery: Delivery) -> None:
+    def ahead(self, pipe: Pipe, user_id: str, delivery: Delivery) -> None:
         """Before the record: its owner and schedule, so a stored delivery is always found."""
         pipe.set(self._keys.delivery_owner(delivery.delivery_id), user_id)
         pipe.zadd(self._keys.outbox, {ref(user_id, delivery.delivery_id): delivery.next_at})
 
-    def behind(self, pipe: Pipeline, user_id: str, delivery: Delivery) -> None:
+    def behind(self, pipe: Pipe, user_id: str, delivery: Delivery) -> None:
         """After the record: its listing ref, so a listed delivery always has a record."""
         pipe.zadd(self._keys.deliveries, {ref(user_id, delivery.delivery_id): delivery.created_at})
 
@@ -85,17 +83,20 @@ class Outbox:
 
         # A scheduled delivery gets its ref before its record, an ended one loses it after:
         # a failure half-way leaves a ref to drop, never a delivery that is not sent.
-        def build(pipe: Pipeline) -> None:
-            if scheduled:
-                self.ahead(pipe, user_id, delivery)
+        def before(pipe: Pipe) -> None:
+            self.ahead(pipe, user_id, delivery)
+
+        def store(pipe: Pipe) -> None:
             queue(pipe, self._store.scripts.save_delivery, [key], args)
+
+        def after(pipe: Pipe) -> None:
             if not scheduled:
                 self._forget_when_done(pipe, user_id, delivery)
             self.behind(pipe, user_id, delivery)
 
-        await self._store.pipeline(build)
+        await self._store.pipeline(*((before,) if scheduled else ()), store, after)
 
-    def _forget_when_done(self, pipe: Pipeline, user_id: str, delivery: Delivery) -> None:
+    def _forget_when_done(self, pipe: Pipe, user_id: str, delivery: Delivery) -> None:
         pipe.set(self._keys.delivery_owner(delivery.delivery_id), user_id, pxat=expire_at(delivery))
         pipe.zrem(self._keys.outbox, ref(user_id, delivery.delivery_id))
 
@@ -106,7 +107,7 @@ class Outbox:
             return []
         until = now + lease
 
-        def claim_each(pipe: Pipeline) -> None:
+        def claim_each(pipe: Pipe) -> None:
             for member, _ in refs:
                 user_id, delivery_id = unref(member)
                 key = self._store.user(user_id).delivery(delivery_id)
@@ -123,7 +124,7 @@ class Outbox:
         return claimed
 
     async def _due_refs(self, now: float, limit: int) -> list[tuple[bytes, float]]:
-        def build(pipe: Pipeline) -> None:
+        def build(pipe: Pipe) -> None:
             pipe.zrangebyscore(self._keys.outbox, "-inf", now, 0, limit, withscores=True)
             pipe.zremrangebyscore(self._keys.deliveries, "-inf", now - LISTING_HORIZON)
 
@@ -131,7 +132,7 @@ class Outbox:
 
     def _settle(
         self,
-        pipe: Pipeline,
+        pipe: Pipe,
         member: bytes,
         due_at: float,
         outcome: list[Any],

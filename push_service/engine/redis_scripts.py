@@ -1,15 +1,18 @@
 """The Lua scripts that make each Redis engine step atomic, and their registration.
 
 Each script touches keys of one hash-tag slot only, all passed in KEYS (never built in Lua), so
-they run unchanged on Redis Cluster. Records arrive as JSON made in Python and are stored as
-given: Lua decodes them to read a field but never re-encodes one, as cjson would round floats.
+they run unchanged on Redis Cluster. Steps that must see or change several keys at one moment
+are scripts even when MULTI would do on one Redis: redis-py's async cluster client runs a
+MULTI's commands through a thread that blocks the event loop. Records arrive as JSON made in
+Python and are stored as given: Lua decodes them to read a field but never re-encodes one, as
+cjson would round floats.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.commands.core import AsyncScript
 
 # KEYS: challenge, pending, rate, idempotency, standing
@@ -170,11 +173,31 @@ redis.call('PUBLISH', ARGV[2], ARGV[3])
 return {record, key, seen}
 """
 
+# KEYS: devices, device keys, device seen   ARGV: device id
+# A device's record and changed fields, or nils; `false` becomes a nil reply.
+READ_DEVICE = """
+return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('HGET', KEYS[2], ARGV[1]),
+        redis.call('HGET', KEYS[3], ARGV[1])}
+"""
+
+# KEYS: devices, device keys, device seen
+LIST_DEVICES = """
+return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]),
+        redis.call('HGETALL', KEYS[3])}
+"""
+
 # KEYS: devices, the hash to update   ARGV: device id, value
 # Writes only for an active device, so a late touch or rotation cannot revive a revoked one.
 SET_DEVICE_FIELD = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1
+"""
+
+# KEYS: by id, by key hash   ARGV: app id, record, key hash
+ADD_APP = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[1])
 return 1
 """
 
@@ -206,12 +229,15 @@ class Scripts:
     redeem_enrollment: AsyncScript
     fail_enrollment: AsyncScript
     revoke_device: AsyncScript
+    read_device: AsyncScript
+    list_devices: AsyncScript
     set_device_field: AsyncScript
+    add_app: AsyncScript
     app_by_key_hash: AsyncScript
     delete_app: AsyncScript
 
     @classmethod
-    def register(cls, client: Redis) -> Scripts:
+    def register(cls, client: Redis | RedisCluster) -> Scripts:
         sources = {
             "create_challenge": CREATE_CHALLENGE,
             "finish": FINISH,
@@ -220,7 +246,10 @@ class Scripts:
             "redeem_enrollment": REDEEM_ENROLLMENT,
             "fail_enrollment": FAIL_ENROLLMENT,
             "revoke_device": REVOKE_DEVICE,
+            "read_device": READ_DEVICE,
+            "list_devices": LIST_DEVICES,
             "set_device_field": SET_DEVICE_FIELD,
+            "add_app": ADD_APP,
             "app_by_key_hash": APP_BY_KEY_HASH,
             "delete_app": DELETE_APP,
         }

@@ -2,24 +2,35 @@
 
 It owns how commands are sent (pipelines, EVALSHA, reloading scripts after a Redis restart) and
 the one place where a Redis failure becomes PushError(unavailable). It knows no engine rules.
+
+Redis Cluster is chosen by a flag beside the URL (`PUSH_REDIS_CLUSTER`), not by a URL scheme of
+our own: the URL stays one that redis-py and redis-cli read as it is, and the choice is visible
+in the settings, where the URL (which may hold a password) is not. The cluster client sends
+commands and scripts to the node of their slot; the event channel is a plain connection to the
+URL's node, since a classic PUBLISH on any node reaches the subscribers of every node.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
 import math
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import ErrorCode, PushError
 from ..models import from_record, to_record
@@ -36,6 +47,18 @@ RETENTION = 24 * 3600
 """How long an ended record is kept (a challenge after its deadline, a webhook after creation)."""
 STRAY_GRACE = 60.0
 """A due ref whose record is missing is dropped only once this old: its writer may be mid-way."""
+RELEARN_EVERY = 1.0
+"""Seconds between two times a cluster client is made to learn the slot map again."""
+
+
+Client = Redis | RedisCluster
+Pipe = Pipeline | ClusterPipeline
+Build = Callable[[Pipe], None]
+
+# What a store that cannot serve raises; the cluster client's own failures (no node reachable,
+# a slot not served) are not RedisErrors.
+FAILURES = (RedisError, RedisClusterException, OSError)
+LOST = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 def unavailable() -> PushError:
@@ -48,6 +71,10 @@ class Bounded(Protocol):
     @property
     def deadline(self) -> float:
         """The longest one engine call may take before it counts as Redis being unreachable."""
+
+    @property
+    def store(self) -> Store:
+        """The store the calls go to."""
 
 
 S = TypeVar("S", bound=Bounded)
@@ -64,8 +91,10 @@ def guarded(
         try:
             async with asyncio.timeout(self.deadline):
                 return await method(self, *args, **kwargs)
-        except (RedisError, OSError) as exc:  # OSError includes the deadline's TimeoutError
+        except FAILURES as exc:  # OSError includes the deadline's TimeoutError
             log.warning("redis %s failed: %s: %s", method.__name__, type(exc).__name__, exc)
+            if isinstance(exc, LOST):
+                await self.store.connection_lost()
             raise unavailable() from exc
 
     return run
@@ -100,27 +129,51 @@ class Owners:
         self._users[key] = user_id
 
 
-Build = Callable[[Pipeline], None]
-
-
 class Store:
-    """A Redis client with the engine's keys and scripts."""
+    """A Redis client (one server or a cluster) with the engine's keys and scripts."""
 
-    def __init__(self, url: str, prefix: str, timeout: float) -> None:
-        # No client-side retries: replaying a script whose answer was lost could apply it twice.
-        # No socket_timeout either: redis-py enforces it on writes with asyncio.wait_for, which
-        # on Python 3.11 can swallow the cancellation of the calling task (CPython gh-86296), so
-        # a task stopped mid-command would run on. Calls are bounded by `guarded` instead.
-        self.redis = Redis.from_url(
-            url,
-            socket_timeout=None,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-        )
+    def __init__(self, url: str, prefix: str, timeout: float, *, cluster: bool = False) -> None:
+        self.cluster = cluster
+        self.redis: Client
+        if cluster:
+            self.redis = cluster_client(url, timeout)
+            # The event channel's client: a plain one, to the URL's node.
+            self.listener = server_client(url, timeout)
+        else:
+            self.redis = self.listener = server_client(url, timeout)
         self.timeout = timeout
         self.keys = Keys(prefix)
         self.scripts = Scripts.register(self.redis)
         self.owners = Owners(OWNER_CACHE_SIZE)
+        self._relearned_at = -math.inf
+
+    async def close(self) -> None:
+        clients: list[Client] = [self.redis]
+        if self.listener is not self.redis:
+            clients.append(self.listener)
+        for client in clients:
+            try:
+                await client.aclose()
+            except FAILURES as exc:
+                log.warning("redis close failed: %s", exc)
+
+    async def connection_lost(self) -> None:
+        """After a call lost its connection or ran out of time: on a cluster, make the client
+        read the slot map again before its next command, as a failover may have moved the slots
+        of the node that went away.
+
+        redis-py does so itself only after a single command's connection error; after a
+        pipeline's, or a call cut short by its deadline, it would go on sending to the node
+        that is gone. Closing the client is its own way to start afresh. At most once a second,
+        so that calls failing together do not keep closing each other's connections.
+        """
+        now = time.monotonic()
+        if not self.cluster or now - self._relearned_at < RELEARN_EVERY:
+            return
+        self._relearned_at = now
+        with contextlib.suppress(*FAILURES):
+            async with asyncio.timeout(self.timeout):
+                await self.redis.aclose()
 
     def user(self, user_id: str) -> UserKeys:
         return self.keys.user(user_id)
@@ -140,31 +193,69 @@ class Store:
         user_id = await self.owner(owner_key)
         return None if user_id is None else self.user(user_id)
 
-    async def pipeline(self, build: Build) -> list[Any]:
-        """Run a pipeline; when Redis lost the scripts (a restart), load them and run it again.
+    async def pipeline(self, *stages: Build) -> list[Any]:
+        """Run the commands `stages` queue, each stage only after the one before has run, and
+        return all their results in order.
+
+        The order is what leaves a write cut short harmless (a ref before its record, say).
+        One Redis runs a pipeline in order, so there all stages go in one round trip; a cluster
+        pipeline sends each node its share at once, so there each stage is a round trip.
+        """
+        if not self.cluster:
+            return await self._run(stages)
+        results: list[Any] = []
+        for stage in stages:
+            results += await self._run([stage])
+        return results
+
+    async def _run(self, stages: Sequence[Build]) -> list[Any]:
+        """One pipeline; when Redis lost the scripts (a restart), load them and run it again.
 
         Safe to repeat: what a pipeline holds besides its scripts is idempotent, and a script
         Redis did not know did not run.
         """
-        results = await self._execute(build)
+        results = await self._execute(stages)
         if any(isinstance(r, NoScriptError) for r in results):
             await self._load_scripts()
-            results = await self._execute(build)
+            results = await self._execute(stages)
         for result in results:
             if isinstance(result, Exception):
                 raise result
         return results
 
-    async def _execute(self, build: Build) -> list[Any]:
+    async def _execute(self, stages: Sequence[Build]) -> list[Any]:
+        # Never a transaction: on a cluster only a non-transactional pipeline may span slots.
         pipe = self.redis.pipeline(transaction=False)
-        build(pipe)
+        for build in stages:
+            build(pipe)
         return await pipe.execute(raise_on_error=False)
 
     async def _load_scripts(self) -> None:
+        # On a cluster, SCRIPT LOAD goes to every master.
         for script in self.scripts.all():
             script.sha = await self.redis.script_load(script.script)
 
 
-def queue(pipe: Pipeline, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> None:
-    # EVALSHA queued by hand: queuing the script object would add a SCRIPT EXISTS round trip.
-    pipe.evalsha(script.sha, len(keys), *keys, *args)
+# No client-side retries: replaying a script whose answer was lost could apply it twice (a
+# cluster client still follows MOVED and ASK, which only say where a command must run).
+# No socket_timeout either: redis-py enforces it on writes with asyncio.wait_for, which on
+# Python 3.11 can swallow the cancellation of the calling task (CPython gh-86296), so a task
+# stopped mid-command would run on. Calls are bounded by `guarded` instead.
+def server_client(url: str, timeout: float) -> Redis:
+    return Redis.from_url(
+        url, socket_timeout=None, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
+
+
+def cluster_client(url: str, timeout: float) -> RedisCluster:
+    """A cluster client that finds every node from the one `url` names."""
+    return RedisCluster.from_url(
+        url, socket_timeout=None, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
+
+
+def queue(pipe: Pipe, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> None:
+    # EVALSHA queued by hand: queuing the script object would add a SCRIPT EXISTS round trip,
+    # and a cluster pipeline blocks its `evalsha` method, unable to know that a script's keys
+    # share a slot. Ours do, and the cluster client still checks it before sending.
+    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)

@@ -1,5 +1,6 @@
-"""Fixtures of the engine contract suite: a real redis-server for the session, each engine in
-turn (the Redis one under a key prefix of its own), and a listener that records events."""
+"""Fixtures of the engine contract suite: a real redis-server and a real 3-master Redis Cluster
+for the session, each engine in turn (the Redis ones under a key prefix of their own), and a
+listener that records events."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from push_service.engine.memory import MemoryEngine
 from push_service.engine.redis import RedisEngine
 from push_service.engine.redis_events import encode
 from push_service.engine.redis_keys import Keys
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisClusterNodes, RedisServer
 
 E = TypeVar("E", bound=Event)
 
@@ -80,12 +81,20 @@ def redis_server() -> Iterator[RedisServer]:
     server.close()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterNodes]:
+    cluster = RedisClusterNodes()
+    cluster.start()
+    yield cluster
+    cluster.close()
+
+
 @pytest.fixture
 def events() -> Recorder:
     return Recorder()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 async def engine(request: pytest.FixtureRequest, events: Recorder) -> AsyncIterator[Engine]:
     if request.param == "memory":
         memory = MemoryEngine()
@@ -93,27 +102,39 @@ async def engine(request: pytest.FixtureRequest, events: Recorder) -> AsyncItera
         yield memory
         await memory.close()
         return
-    server: RedisServer = request.getfixturevalue("redis_server")
+    cluster = request.param == "redis-cluster"
+    if cluster:
+        nodes: RedisClusterNodes = request.getfixturevalue("redis_cluster")
+        url, node_urls = nodes.url, [node.url for node in nodes.nodes]
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        url, node_urls = server.url, [server.url]
     prefix = unique_prefix()
-    engine = RedisEngine(server.url, prefix=prefix)
-    raw = redis.asyncio.Redis.from_url(server.url)
-    events.flush = sentinel_flush(raw, Keys(prefix).channel, events)
+    engine = RedisEngine(url, prefix=prefix, cluster=cluster)
+    raws = [redis.asyncio.Redis.from_url(node_url) for node_url in node_urls]
+    events.flush = sentinel_flush(raws, Keys(prefix).channel, events)
     await engine.start(events)
     yield engine
     await engine.close()
-    await raw.aclose()
+    for raw in raws:
+        await raw.aclose()
 
 
 def sentinel_flush(
-    raw: redis.asyncio.Redis, channel: str, recorder: Recorder
+    raws: list[redis.asyncio.Redis], channel: str, recorder: Recorder
 ) -> Callable[[], Awaitable[None]]:
-    """Publish a marker after everything else and wait for it: pub/sub keeps the order."""
+    """Publish a marker through each node after everything else and wait for them all: what
+    one node publishes keeps its order, also when a cluster relays it to the other nodes."""
 
     async def flush() -> None:
-        marker = DeviceRevoked(secrets.token_hex(8), "sentinel")
-        await raw.publish(channel, encode(marker))
-        await recorder.until(lambda: marker in recorder.events, "the sentinel event")
-        recorder.events.remove(marker)
+        markers = [DeviceRevoked(secrets.token_hex(8), "sentinel") for _ in raws]
+        for raw, marker in zip(raws, markers, strict=True):
+            await raw.publish(channel, encode(marker))
+        await recorder.until(
+            lambda: all(m in recorder.events for m in markers), "the sentinel events"
+        )
+        for marker in markers:
+            recorder.events.remove(marker)
 
     return flush
 
