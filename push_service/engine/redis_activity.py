@@ -61,7 +61,8 @@ def _decode(raw: bytes) -> AuditEvent:
 
 
 class AuditTrail:
-    """One list, newest first, trimmed to about `keep` events on every append."""
+    """One sorted set ordered by event id (all scores 0, members `<event_id> <json>`), so events
+    flushed late by one instance still sort by time; trimmed to `keep` on every append."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -71,26 +72,27 @@ class AuditTrail:
         if not events:
             return
         pipe = self._store.redis.pipeline(transaction=False)
-        pipe.lpush(self._key, *(_encode(e) for e in events))
-        pipe.ltrim(self._key, 0, keep - 1)
+        pipe.zadd(self._key, {f"{e.event_id} {_encode(e)}": 0 for e in events})
+        pipe.zremrangebyrank(self._key, 0, -keep - 1)
         await pipe.execute()
 
     async def read(self, query: AuditQuery) -> list[AuditEvent]:
         found: list[AuditEvent] = []
-        # Ids only go down as we read: events appended meanwhile shift the list, not the cursor.
-        cursor, start = query.before, 0
+        # Event ids hold no space, so "(<id>" sorts below every member of that id and above
+        # every older one.
+        upper = f"({query.before}" if query.before is not None else "+"
         while len(found) < query.limit:
-            raws = cast(
+            members = cast(
                 list[bytes],
-                await self._store.redis.lrange(self._key, start, start + AUDIT_BATCH - 1),
+                await self._store.redis.zrevrangebylex(
+                    self._key, upper, "-", start=0, num=AUDIT_BATCH
+                ),
             )
-            if not raws:
+            if not members:
                 break
-            start += len(raws)
-            for event in map(_decode, raws):
-                if cursor is not None and event.event_id >= cursor:
-                    continue
-                cursor = event.event_id
+            for member in members:
+                event = _decode(member.split(b" ", 1)[1])
                 if query.matches(event):
                     found.append(event)
+            upper = "(" + members[-1].decode()
         return found[: query.limit]
