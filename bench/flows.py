@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import tempfile
 import time
@@ -21,7 +22,7 @@ import aiohttp
 
 from client_sdk import AdminClient, AppClient, ChallengeEvent, DeviceClient, DeviceStream
 
-from .harness import ADMIN_TOKEN, Instance, percentile, report, services
+from .harness import ADMIN_TOKEN, Instance, percentile, redis_reads, redis_server, report, services
 
 # Lifted so the figures show throughput, not the limits: a bench phone answers far more than a
 # person could (the stream's frame budget defaults to 20 a second).
@@ -97,7 +98,7 @@ def _on(url: str, device: DeviceClient, session: aiohttp.ClientSession) -> Devic
 
 
 async def measure(
-    instances: list[Instance], apps: int, phones: int, seconds: float
+    instances: list[Instance], apps: int, phones: int, seconds: float, redis_url: str = ""
 ) -> dict[str, object]:
     urls = [i.url for i in instances]
     connector = aiohttp.TCPConnector(limit=0)
@@ -109,9 +110,11 @@ async def measure(
         run, stop = Run(), asyncio.Event()
         phone_tasks = [asyncio.create_task(phone(d, run, stop)) for d in devices]
         await asyncio.sleep(1.0)
+        background = await _background_reads(redis_url)
         users = [f"user{i}" for i in range(phones)]
         clients = [AppClient(urls[j % len(urls)], api_key, session=session) for j in range(apps)]
         cpu_before = sum(i.cpu_seconds() for i in instances)
+        reads_before = redis_reads(redis_url) if redis_url else 0
         started = time.perf_counter()
         until = started + seconds
         await asyncio.gather(
@@ -119,11 +122,26 @@ async def measure(
         )
         elapsed = time.perf_counter() - started
         cpu = sum(i.cpu_seconds() for i in instances) - cpu_before
+        reads = redis_reads(redis_url) - reads_before if redis_url else 0
         stop.set()
         for task in phone_tasks:
             task.cancel()
         await asyncio.gather(*phone_tasks, return_exceptions=True)
-    return _figures(run, elapsed, cpu, apps, phones, len(instances))
+    figures = _figures(run, elapsed, cpu, apps, phones, len(instances))
+    if redis_url:
+        flows = max(1, len(run.decided))
+        figures["redis_round_trips_per_flow"] = round(reads / flows, 2)
+        figures["redis_background_per_flow"] = round(background * elapsed / flows, 2)
+    return figures
+
+
+async def _background_reads(redis_url: str, seconds: float = 2.0) -> float:
+    """Round trips per second the instances make while idle (expiry ticks, presence, audit)."""
+    if not redis_url:
+        return 0.0
+    before = redis_reads(redis_url)
+    await asyncio.sleep(seconds)
+    return (redis_reads(redis_url) - before) / seconds
 
 
 def _figures(
@@ -157,17 +175,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--instances", type=int, default=1)
     parser.add_argument("--redis-url", default="", help="use the Redis engine at this URL")
+    parser.add_argument(
+        "--redis", action="store_true", help="start a private redis-server and use it"
+    )
     parser.add_argument("--quick", action="store_true", help="a tiny run, for smoke tests")
     args = parser.parse_args()
     if args.quick:
         args.apps, args.phones, args.seconds = min(args.apps, 2), min(args.phones or 2, 2), 2.0
     phones = max(args.phones, args.apps)
-    env = dict(LIMITS)
-    if args.redis_url:
-        env["PUSH_REDIS_URL"] = args.redis_url
-    with services(args.instances, env) as instances:
-        figures = asyncio.run(measure(instances, args.apps, phones, args.seconds))
-    figures["engine"] = "redis" if args.redis_url else "memory"
+    with contextlib.ExitStack() as stack:
+        url = args.redis_url or (stack.enter_context(redis_server()) if args.redis else "")
+        env = dict(LIMITS, **({"PUSH_REDIS_URL": url} if url else {}))
+        instances = stack.enter_context(services(args.instances, env))
+        figures = asyncio.run(measure(instances, args.apps, phones, args.seconds, url))
+    figures["engine"] = "redis" if url else "memory"
     rows = [
         ("engine", f"{figures['engine']} x {figures['instances']} instance(s)"),
         ("apps / phones", f"{figures['apps']} / {figures['phones']}"),
@@ -180,6 +201,9 @@ def main() -> None:
         ("create -> decision (ms)", _pair(figures["create_to_decision_ms"])),
         ("server CPU per flow (us)", str(figures["server_cpu_us_per_flow"])),
     ]
+    if "redis_round_trips_per_flow" in figures:
+        rows.append(("Redis round trips per flow", str(figures["redis_round_trips_per_flow"])))
+        rows.append(("  of which background", str(figures["redis_background_per_flow"])))
     report("Complete approval flows", rows, figures)
 
 

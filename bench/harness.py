@@ -5,6 +5,7 @@ Everything listens on 127.0.0.1 only; every process started here is stopped on e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -12,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -128,3 +130,47 @@ def report(title: str, rows: list[tuple[str, str]], figures: dict[str, object]) 
     for name, value in rows:
         print(f"  {name.ljust(width)}  {value}")
     print(json.dumps(figures, sort_keys=True))
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A private redis-server on a free loopback port, for the Redis-engine benchmarks."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--appendonly", "no", "--dir", folder]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        try:
+            _wait_redis(port, process)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _wait_redis(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and process.poll() is None:
+        with contextlib.suppress(OSError):
+            redis_reads(f"redis://127.0.0.1:{port}/0")
+            return
+        time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+def redis_reads(url: str) -> int:
+    """Requests the server has read from its clients so far (INFO total_reads_processed):
+    a pipeline or a script is one read, so the difference over a run counts round trips."""
+    host, port = url.removeprefix("redis://").split("/")[0].split(":")
+    with socket.create_connection((host, int(port)), timeout=2) as sock:
+        sock.sendall(b"INFO stats\r\n")
+        data = b""
+        while b"total_reads_processed:" not in data or not data.endswith(b"\r\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    for line in data.decode().splitlines():
+        if line.startswith("total_reads_processed:"):
+            return int(line.split(":")[1])
+    raise RuntimeError("INFO stats has no total_reads_processed")

@@ -75,7 +75,7 @@ class PushService:
         self.engine = engine
         self.hub = Hub()
         self.clock = clock
-        self._waiters: defaultdict[str, set[asyncio.Future[None]]] = defaultdict(set)
+        self._waiters: defaultdict[str, set[asyncio.Future[Challenge | None]]] = defaultdict(set)
         self._waiting: Counter[str] = Counter()
         self._match_key = b""
         self._expiry: asyncio.Task[None] | None = None
@@ -378,11 +378,10 @@ class PushService:
     async def wait(self, caller: Caller, challenge_id: str, seconds: float) -> Challenge:
         """The challenge as soon as it is not pending, or after `seconds` still pending.
 
-        An app may hold at most `max_waits_per_app` long-polls on this instance at once.
+        The waiter is registered before the challenge is read, so an end between the two is
+        not missed; the end's event carries the ended challenge, so a decided long-poll reads
+        the store once. An app may hold at most `max_waits_per_app` long-polls per instance.
         """
-        challenge = await self.challenge_for(caller, challenge_id)
-        if not challenge.pending or seconds <= 0:
-            return challenge
         if self._waiting[caller.actor] >= self.settings.max_waits_per_app:
             raise PushError(
                 ErrorCode.RATE_LIMITED,
@@ -390,27 +389,24 @@ class PushService:
                 "wait for one to return.",
                 retry_after=1,
             )
+        waiter: asyncio.Future[Challenge | None] = asyncio.get_running_loop().create_future()
+        self._waiters[challenge_id].add(waiter)
         self._waiting[caller.actor] += 1
         try:
-            return await self._wait(caller, challenge_id, seconds)
+            challenge = await self.challenge_for(caller, challenge_id)
+            if not challenge.pending or seconds <= 0:
+                return challenge
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    ended = await waiter
+                    if ended is not None:
+                        return ended
+            return await self.challenge_for(caller, challenge_id)
         finally:
             self._waiting[caller.actor] -= 1
-
-    async def _wait(self, caller: Caller, challenge_id: str, seconds: float) -> Challenge:
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters[challenge_id].add(waiter)
-        try:
-            challenge = await self.challenge_for(caller, challenge_id)
-            if challenge.pending:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(seconds):
-                        await waiter
-                challenge = await self.challenge_for(caller, challenge_id)
-        finally:
             self._forget_waiter(challenge_id, waiter)
-        return challenge
 
-    def _forget_waiter(self, challenge_id: str, waiter: asyncio.Future[None]) -> None:
+    def _forget_waiter(self, challenge_id: str, waiter: asyncio.Future[Challenge | None]) -> None:
         waiters = self._waiters.get(challenge_id)
         if waiters is not None:
             waiters.discard(waiter)
@@ -515,7 +511,7 @@ class PushService:
             self.webhooks_due.set()
         for waiter in self._waiters.get(challenge.challenge_id, ()):
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(challenge)
 
     async def _catch_up(self) -> None:
         """After missed events: show every connected phone what is pending, and let every

@@ -38,6 +38,7 @@ class MemoryEngine:
         self._listener: Listener | None = None
         self._key = secrets.token_bytes(32)
         self._apps: dict[str, App] = {}
+        self._by_key_hash: dict[str, str] = {}
         self._enrollments: dict[str, Enrollment] = {}
         self._attempts: dict[str, int] = {}
         self._devices: dict[str, Device] = {}
@@ -74,18 +75,23 @@ class MemoryEngine:
     # Apps
     async def add_app(self, app: App) -> None:
         self._apps[app.app_id] = app
+        self._by_key_hash[app.key_hash] = app.app_id
 
     async def get_app(self, app_id: str) -> App | None:
         return self._apps.get(app_id)
 
     async def app_by_key_hash(self, key_hash: str) -> App | None:
-        return next((a for a in self._apps.values() if a.key_hash == key_hash), None)
+        app = self._apps.get(self._by_key_hash.get(key_hash, ""))
+        return app if app is not None and app.key_hash == key_hash else None
 
     async def list_apps(self) -> list[App]:
         return sorted(self._apps.values(), key=lambda a: a.created_at)
 
     async def delete_app(self, app_id: str) -> bool:
-        return self._apps.pop(app_id, None) is not None
+        app = self._apps.pop(app_id, None)
+        if app is not None:
+            self._by_key_hash.pop(app.key_hash, None)
+        return app is not None
 
     # Enrollments and devices
     async def add_enrollment(self, enrollment: Enrollment, now: float) -> None:
