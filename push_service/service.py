@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from . import fatigue, lifecycle, tokens
+from . import fatigue, frames, lifecycle, tokens
 from .auditing import AuditTrail
 from .config import Settings
 from .engine.base import (
@@ -43,6 +43,7 @@ from .webhooks.events import delivery_for
 log = logging.getLogger("push_service")
 
 LAST_SEEN_GRANULARITY = 60.0
+CATCH_UP_ATTEMPTS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -520,13 +521,17 @@ class PushService:
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
-        for outlet in self.hub.outlets():
+        for attempt in range(CATCH_UP_ATTEMPTS):
             try:
-                for challenge in await self.pending_for(outlet.device):
-                    self.hub.show(outlet, challenge)
-            except PushError as exc:
-                log.warning("catch-up stopped: %s", exc.message)
+                for outlet in self.hub.outlets():
+                    for challenge in await self.pending_for(outlet.device):
+                        self.hub.show(outlet, challenge)
                 return
+            except PushError as exc:
+                log.warning("catch-up attempt %d failed: %s", attempt + 1, exc.message)
+                await asyncio.sleep(0.5)
+        # Still failing: make the phones reconnect, which re-reads what is pending.
+        self.hub.close_all(frames.CLOSE_UNAVAILABLE, "missed events; reconnect")
 
     async def _expire_forever(self) -> None:
         while True:

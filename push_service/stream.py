@@ -129,7 +129,9 @@ async def _authenticate(ws: web.WebSocketResponse, push: PushService) -> Device 
         await ws.close(code=frames.CLOSE_AUTH, message=b"no auth within the time allowed")
         return None
     except PushError as exc:
-        await ws.close(code=frames.CLOSE_AUTH, message=exc.message.encode()[:120])
+        # A store outage is not a bad token: 1013 tells the phone to come back later.
+        code = frames.CLOSE_UNAVAILABLE if exc.code is ErrorCode.UNAVAILABLE else frames.CLOSE_AUTH
+        await ws.close(code=code, message=exc.message.encode()[:120])
         return None
     return device
 

@@ -18,6 +18,8 @@ import secrets
 from collections.abc import Collection, Sequence
 from typing import cast
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+
 from ..audit import AuditEvent, AuditQuery
 from ..fatigue import NO_CHANGE, Change, Standing
 from ..models import App, Challenge, Delivery, DeliveryState, Device, Enrollment
@@ -83,6 +85,9 @@ class RedisEngine:
     @guarded
     async def ping(self) -> None:
         await self._redis.ping()
+        if self._subscription is not None and not self._subscription.listening:
+            # Without the event channel this instance would miss pushes: not ready.
+            raise RedisConnectionError("the event channel is not subscribed")
 
     @guarded
     async def match_key(self) -> bytes:

@@ -108,6 +108,10 @@ class Subscription:
             raise
         return pubsub
 
+    @property
+    def listening(self) -> bool:
+        return self._pubsub is not None
+
     async def _drop(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:

@@ -43,6 +43,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 OWNER_CACHE_SIZE = 20_000
+HEALTH_CHECK_INTERVAL = 1
 RETENTION = 24 * 3600
 """How long an ended record is kept (a challenge after its deadline, a webhook after creation)."""
 STRAY_GRACE = 60.0
@@ -243,14 +244,24 @@ class Store:
 # stopped mid-command would run on. Calls are bounded by `guarded` instead.
 def server_client(url: str, timeout: float) -> Redis:
     return Redis.from_url(
-        url, socket_timeout=None, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+        url,
+        socket_timeout=None,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        # A connection idle this long is pinged before use: after a Redis restart the pool's
+        # old connections are found dead here, not by a request that then fails.
+        health_check_interval=HEALTH_CHECK_INTERVAL,
     )
 
 
 def cluster_client(url: str, timeout: float) -> RedisCluster:
     """A cluster client that finds every node from the one `url` names."""
     return RedisCluster.from_url(
-        url, socket_timeout=None, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+        url,
+        socket_timeout=None,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=HEALTH_CHECK_INTERVAL,
     )
 
 
