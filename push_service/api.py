@@ -133,7 +133,8 @@ async def cancel_challenge(request: web.Request) -> web.Response:
 
 
 def _app_view(request: web.Request, challenge: Challenge, owner: bool = True) -> dict[str, object]:
-    number = service(request).match_number(challenge) if owner else None
+    shown = owner and challenge.pending and challenge.number_matching
+    number = service(request).match_number(challenge) if shown else None
     return challenge.public(number)
 
 

@@ -153,15 +153,14 @@ async def _converse(ws: web.WebSocketResponse, push: PushService, connection: Co
 
 
 async def _answer(push: PushService, connection: Connection, text: str) -> None:
-    challenge_id: str | None = None
+    token: str | None = None
     try:
         kind, token = frames.parse(text, {"response"})
         push.metrics.ws_messages.labels("in", kind).inc()
-        challenge_id = _claimed_challenge(token)
         ended = await push.respond(token, device_id=connection.device.device_id)
         connection.offer(frames.result(ended.challenge_id, ended.status.value))
     except PushError as exc:
-        connection.offer(frames.error(exc, challenge_id))
+        connection.offer(frames.error(exc, _claimed_challenge(token) if token else None))
 
 
 def _claimed_challenge(token: str) -> str | None:
