@@ -6,7 +6,6 @@ stderr.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -17,6 +16,7 @@ from .admin_client import AdminClient
 from .admin_output import Output
 from .admin_parser import DEFAULT_URL, PROG, TOKEN_ENV, URL_ENV, build_parser
 from .errors import CONNECTION_ERROR, PushApprovalError
+from .terminal import one_line, run_command
 
 __all__ = [
     "DEFAULT_URL",
@@ -79,11 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status (130 after Ctrl-C).
     """
-    try:
-        return asyncio.run(run(argv))
-    except KeyboardInterrupt:
-        print(file=sys.stderr)
-        return 130
+    return run_command(run(argv))
 
 
 def admin_token(given: str | None, environ: Mapping[str, str]) -> str:
@@ -114,7 +110,7 @@ def describe_error(exc: Exception) -> str:
     Returns:
         The text after ``push-admin:``.
     """
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = one_line(exc)
     if isinstance(exc, PushApprovalError) and exc.code == "unauthorized":
         text += f" Check the admin token ({TOKEN_ENV} or --token)."
     elif isinstance(exc, PushApprovalError) and exc.code == CONNECTION_ERROR:

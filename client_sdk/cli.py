@@ -24,7 +24,14 @@ from .errors import EnrollmentURIError, KeyFileError, PushApprovalError
 from .listen import Listener
 from .models import DeviceChallenge
 from .stream import DeviceStream
-from .terminal import LineSource, ThreadLineReader, describe_challenge, printable
+from .terminal import (
+    LineSource,
+    ThreadLineReader,
+    describe_challenge,
+    one_line,
+    printable,
+    run_command,
+)
 
 KEY_FILE_ENV = "PUSH_DEVICE_KEY_FILE"
 PROG = "push-device"
@@ -142,7 +149,7 @@ async def run(
         handler = _HANDLERS[args.command]
         return await handler(args, key_path, io)
     except (PushApprovalError, KeyFileError, EnrollmentURIError, ValueError) as exc:
-        print(f"{PROG}: {_one_line(exc)}", file=io.err)
+        print(f"{PROG}: {one_line(exc)}", file=io.err)
         return 1
 
 
@@ -155,15 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status (130 after Ctrl-C).
     """
-    try:
-        return asyncio.run(run(argv))
-    except KeyboardInterrupt:
-        print(file=sys.stderr)
-        return 130
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    return run_command(run(argv))
 
 
 async def _enroll(args: argparse.Namespace, key_path: Path, io: _Io) -> int:

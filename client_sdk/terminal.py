@@ -1,4 +1,4 @@
-"""Terminal input and text for the ``push-device`` command.
+"""Terminal input and text for the ``push-device`` and ``push-admin`` commands.
 
 Reads stdin lines in a background thread, so waiting for the user never blocks the event loop.
 """
@@ -7,11 +7,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
+from collections.abc import Coroutine
 from datetime import UTC, datetime
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from .models import DeviceChallenge
+
+
+def run_command(command: Coroutine[Any, Any, int]) -> int:
+    """Run a command's coroutine to completion, as a command's entry point does.
+
+    Args:
+        command: The command, returning its exit status.
+
+    Returns:
+        The command's exit status (130 after Ctrl-C).
+    """
+    try:
+        return asyncio.run(command)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+
+
+def one_line(exc: Exception) -> str:
+    """Return an exception's text on one line (its type's name when it has no text)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class LineSource(Protocol):

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
 
+from . import tasks
 from .audit import AuditEvent
 from .engine.base import Engine
 from .errors import PushError
@@ -80,10 +81,7 @@ class AuditTrail:
         self._task = asyncio.create_task(self._flush_forever(), name="audit")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await tasks.stop(self._task)
         with contextlib.suppress(PushError):
             await self.flush()
 

@@ -6,9 +6,10 @@ is delivered and what happens when the reader falls too far behind.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
+
+from . import tasks
 
 T = TypeVar("T")
 
@@ -45,9 +46,7 @@ class Outbox(Generic[T]):
         return True
 
     async def stop(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await tasks.stop(self._task)
 
     async def _drain(self) -> None:
         while True:

@@ -8,10 +8,10 @@ Changes are announced to every instance for live operator views.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Collection
 
+from . import tasks
 from .engine.base import DevicePresence, Engine
 from .errors import PushError
 from .hub import Hub
@@ -51,10 +51,7 @@ class Presence:
         self._task = asyncio.create_task(self._refresh_forever(), name="presence")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await tasks.stop(self._task)
 
     async def _refresh_forever(self) -> None:
         while True:

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from . import fatigue, frames, lifecycle, tokens
+from . import fatigue, frames, lifecycle, tasks, tokens
 from .auditing import AuditTrail
 from .config import Settings
 from .engine.base import (
@@ -111,10 +111,8 @@ class PushService:
         self.presence.start()
 
     async def close(self) -> None:
-        if self._expiry is not None:
-            self._expiry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._expiry
+        await tasks.stop(self._expiry)
+        await tasks.stop(self._resync)
         await self.presence.close()
         await self.audit.close()
         await self.engine.close()

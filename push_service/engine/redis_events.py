@@ -18,6 +18,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from .. import tasks
 from ..models import Challenge, from_record, to_record
 from .base import (
     ChallengeCreated,
@@ -88,11 +89,8 @@ class Subscription:
         self._task = asyncio.create_task(self._run(), name="redis-events")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await tasks.stop(self._task)
+        self._task = None
         await self._drop()
 
     async def _subscribe(self) -> PubSub:
