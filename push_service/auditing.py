@@ -24,6 +24,7 @@ from .errors import PushError
 log = logging.getLogger("push_service.audit")
 
 SOURCE: ContextVar[str | None] = ContextVar("source", default=None)
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 FLUSH_INTERVAL = 0.2
 NOISY = frozenset({"token.refused", "enrollment.failed"})
 NOISY_PER_MINUTE = 30
@@ -75,7 +76,8 @@ class AuditTrail:
         )
         self._buffer.append(event)
         if log.isEnabledFor(logging.INFO):
-            log.info("%s by %s", kind, actor, extra={"event": event.public()})
+            extra = {"event": event.public(), "request_id": REQUEST_ID.get()}
+            log.info("%s by %s", kind, actor, extra=extra)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._flush_forever(), name="audit")

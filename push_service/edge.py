@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from aiohttp import WSMessage, web
 
 from . import jsonbody, tokens
-from .auditing import SOURCE
+from .auditing import REQUEST_ID, SOURCE
 from .errors import ErrorCode, PushError
 from .models import Device
 from .service import Caller, PushService
@@ -51,10 +52,23 @@ def error_response(exc: PushError) -> web.Response:
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure becomes the contract's error body; every request is counted and logged."""
     SOURCE.set(request.remote)
+    request_id = _request_id(request)
+    REQUEST_ID.set(request_id)
     started = time.perf_counter()
     response = await _answer(request, handler)
     _observe(request, response.status, time.perf_counter() - started)
+    if not response.prepared:
+        response.headers["X-Request-Id"] = request_id
     return response
+
+
+def _request_id(request: web.Request) -> str:
+    """The caller's X-Request-Id when it is a sane token (so one id follows a request through
+    a load balancer), else a new one."""
+    given = request.headers.get("X-Request-Id", "")
+    if 8 <= len(given) <= 64 and given.isascii() and given.replace("-", "").isalnum():
+        return given
+    return secrets.token_hex(8)
 
 
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -89,7 +103,12 @@ def _observe(request: web.Request, status: int, seconds: float) -> None:
         route,
         status,
         seconds * 1000,
-        extra={"route": route, "status": status, "ms": round(seconds * 1000, 2)},
+        extra={
+            "route": route,
+            "status": status,
+            "ms": round(seconds * 1000, 2),
+            "request_id": REQUEST_ID.get(),
+        },
     )
 
 

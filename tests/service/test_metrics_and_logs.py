@@ -81,8 +81,19 @@ async def test_json_log_lines_carry_route_status_and_no_secrets(
     access = [e for e in entries if e["logger"] == "push_service.access"]
     created = next(e for e in access if e.get("route") == "/v1/challenges")
     assert created["status"] == 201
+    assert len(created["request_id"]) == 16
+    audit_line = next(e for e in entries if e["logger"] == "push_service.audit")
+    assert audit_line["request_id"]
     audit = [e for e in entries if e["logger"] == "push_service.audit"]
     assert any(e["event"]["kind"] == "challenge.created" for e in audit)
     joined = "\n".join(lines)
     for secret in (app["api_key"], app["webhook_secret"], challenge["match_number"]):
         assert secret not in joined
+
+
+async def test_a_sane_request_id_is_kept_and_echoed(world: World) -> None:
+    given = await world.client.get("/healthz", headers={"X-Request-Id": "lb-1234abcd"})
+    assert given.headers["X-Request-Id"] == "lb-1234abcd"
+    junk = await world.client.get("/healthz", headers={"X-Request-Id": "x" * 300})
+    assert junk.headers["X-Request-Id"] != "x" * 300
+    assert len(junk.headers["X-Request-Id"]) == 16
