@@ -14,6 +14,7 @@ from aiohttp import web
 from . import dashboard_views as views
 from . import frames, jsonbody
 from .engine.base import (
+    AppDeleted,
     ChallengeCreated,
     ChallengeEnded,
     DevicePresence,
@@ -52,7 +53,8 @@ class Feed:
 
     def __call__(self, event: Event) -> None:
         """The watcher: called with every event, never waits."""
-        self._outbox.offer(event)
+        if not isinstance(event, AppDeleted):  # nothing on the page shows apps as such
+            self._outbox.offer(event)
 
     def close_soon(self, code: int, reason: str) -> None:
         if not self._ws.closed and self._closing is None:

@@ -19,6 +19,7 @@ from . import fatigue, frames, lifecycle, tasks, tokens
 from .auditing import AuditTrail
 from .config import Settings
 from .engine.base import (
+    AppDeleted,
     ChallengeCreated,
     ChallengeEnded,
     DeviceRevoked,
@@ -43,6 +44,7 @@ from .webhooks.events import delivery_for
 log = logging.getLogger("push_service")
 
 LAST_SEEN_GRANULARITY = 60.0
+APP_CACHE_SECONDS = 5.0
 CATCH_UP_ATTEMPTS = 10
 
 
@@ -78,6 +80,7 @@ class PushService:
         self.clock = clock
         self._waiters: defaultdict[str, set[asyncio.Future[Challenge | None]]] = defaultdict(set)
         self._waiting: Counter[str] = Counter()
+        self._apps: dict[str, tuple[App, float]] = {}
         self._match_key = b""
         self._expiry: asyncio.Task[None] | None = None
         self._resync: asyncio.Task[None] | None = None
@@ -123,8 +126,17 @@ class PushService:
         return any(matches)
 
     async def app_for_key(self, api_key: str) -> App | None:
+        """The app an API key belongs to. Found apps are cached briefly (every request of an
+        app would otherwise read the store); a deletion announced by any instance, or missed
+        events, empty the cache at once."""
         key_hash = hash_secret(api_key)
-        app = await self.engine.app_by_key_hash(key_hash)
+        now = self.clock()
+        cached = self._apps.get(key_hash)
+        app = cached[0] if cached is not None and cached[1] > now else None
+        if app is None:
+            app = await self.engine.app_by_key_hash(key_hash)
+            if app is not None:
+                self._apps[key_hash] = (app, now + APP_CACHE_SECONDS)
         return app if app is not None and same_secret(app.key_hash, key_hash) else None
 
     async def device_from_token(
@@ -186,6 +198,8 @@ class PushService:
     async def delete_app(self, app_id: str) -> None:
         if not await self.engine.delete_app(app_id):
             raise not_found("app")
+        self._forget_app(app_id)
+        await self.engine.announce(AppDeleted(app_id))
         self.audit.record("app.deleted", "operator", app_id=app_id)
 
     async def rotate_webhook_secret(self, app_id: str) -> tuple[App, str]:
@@ -498,10 +512,18 @@ class PushService:
             self._ended(event.challenge)
         elif isinstance(event, DeviceRevoked):
             self.hub.revoked(event.device_id)
+        elif isinstance(event, AppDeleted):
+            self._forget_app(event.app_id)
         elif isinstance(event, Resynced):
+            self._apps.clear()
             self._resync = asyncio.create_task(self._catch_up(), name="catch-up")
         for watcher in list(self.watchers):
             watcher(event)
+
+    def _forget_app(self, app_id: str) -> None:
+        for key_hash, (app, _) in list(self._apps.items()):
+            if app.app_id == app_id:
+                del self._apps[key_hash]
 
     def _ended(self, challenge: Challenge) -> None:
         self._pending_ids.discard(challenge.challenge_id)

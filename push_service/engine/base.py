@@ -44,11 +44,18 @@ class DevicePresence:
 
 
 @dataclass(frozen=True, slots=True)
+class AppDeleted:
+    """An app was deleted: every instance forgets what it cached of it."""
+
+    app_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Resynced:
     """Events may have been missed (the event channel was lost and is back): re-read state."""
 
 
-Event = ChallengeCreated | ChallengeEnded | DeviceRevoked | DevicePresence | Resynced
+Event = ChallengeCreated | ChallengeEnded | DeviceRevoked | DevicePresence | AppDeleted | Resynced
 Listener = Callable[[Event], None]
 
 

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from .. import tasks
 from ..models import Challenge, from_record, to_record
 from .base import (
+    AppDeleted,
     ChallengeCreated,
     ChallengeEnded,
     DevicePresence,
@@ -45,6 +46,8 @@ def encode(event: Event) -> str:
     if isinstance(event, DevicePresence):
         body = {"device_id": event.device_id, "user_id": event.user_id, "online": event.online}
         return json.dumps({"type": "device_presence", **body})
+    if isinstance(event, AppDeleted):
+        return json.dumps({"type": "app_deleted", "app_id": event.app_id})
     if isinstance(event, Resynced):
         raise ValueError("a resync is local to one instance and never published")
     kind = "challenge_created" if isinstance(event, ChallengeCreated) else "challenge_ended"
@@ -57,6 +60,8 @@ def decode(data: bytes | str) -> Event:
     kind = message["type"]
     if kind == "device_revoked":
         return DeviceRevoked(str(message["device_id"]), str(message["user_id"]))
+    if kind == "app_deleted":
+        return AppDeleted(str(message["app_id"]))
     if kind == "device_presence":
         online = message["online"]
         if not isinstance(online, bool):

@@ -8,7 +8,7 @@ import time
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.fleet.conftest import Scene
-from tests.fleet.support import is_contract_error
+from tests.fleet.support import ADMIN_TOKEN, eventually, is_contract_error
 from tests.phone import jwk, sign
 
 
@@ -79,3 +79,21 @@ async def test_a_key_rotated_through_one_instance_is_refused_at_once_on_another(
     view = await link.challenge(made["challenge_id"])
     await link.send_response(view, "approve", number=made["match_number"])
     assert (await link.outcome(made["challenge_id"]))["status"] == "approved"
+
+
+async def test_an_app_deleted_on_one_instance_is_refused_on_another_at_once(
+    scene: Scene,
+) -> None:
+    fleet = await scene.fleet(scene.redis(), 2)
+    first, second = (scene.endpoint(url) for url in fleet.urls)
+    app = await first.new_app()
+    await second.enrollment("zoe", app)  # the key is now known to the second instance
+    await first.ok("DELETE", f"/v1/admin/apps/{app['app_id']}", 204, token=ADMIN_TOKEN)
+
+    async def refused() -> bool:
+        reply = await second.call(
+            "POST", "/v1/enrollments", token=app["api_key"], body={"user_id": "zoe"}
+        )
+        return is_contract_error(reply, 401, "unauthorized")
+
+    await eventually(refused, "the deleted app's key refused on the other instance", within=1)

@@ -20,6 +20,8 @@ async def test_app_secrets_are_shown_once_and_never_listed(world: World) -> None
 
 async def test_deleted_app_key_stops_working_at_once(world: World) -> None:
     app = await world.new_app()
+    used = await world.client.post("/v1/enrollments", json={"user_id": "a"}, headers=app["headers"])
+    assert used.status == 201
     gone = await world.client.delete(f"/v1/admin/apps/{app['app_id']}", headers=ADMIN)
     assert gone.status == 204
     refused = await world.client.post(
