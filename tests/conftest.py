@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 from push_service.app import create_app
 from push_service.config import Settings
 from tests.phone import Phone
+from tests.redis_server import RedisServer
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -22,6 +23,16 @@ def make_settings(**env: str) -> Settings:
     base = {"PUSH_ADMIN_TOKEN": ADMIN_TOKEN, "PUSH_CALLBACK_ALLOW_PRIVATE": "1"}
     base.update(env)
     return Settings.from_env(base)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port, shared by the session's tests (each uses
+    a key prefix of its own)."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.close()
 
 
 @pytest.fixture

@@ -4,15 +4,12 @@ bounded reads of its frames."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
-import pytest
 
 from tests.conftest import ADMIN_TOKEN, World
 from tests.phone import Phone
-from tests.redis_server import RedisServer
 
 WAIT = 3.0
 """The longest any expected frame may take; each read returns as soon as it arrives."""
@@ -90,11 +87,3 @@ async def answer(world: World, phone: Phone, challenge: dict[str, Any], **how: A
     assert response.status == 200, await response.text()
     status: str = (await response.json())["status"]
     return status
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.close()

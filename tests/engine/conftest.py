@@ -74,14 +74,6 @@ def unique_prefix() -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[RedisClusterNodes]:
     cluster = RedisClusterNodes()
     cluster.start()

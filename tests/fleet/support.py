@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -23,6 +21,7 @@ from client_sdk import Backoff, DeviceClient, DeviceStream, PushApprovalError
 from client_sdk.events import StreamEvent
 from tests.conftest import ADMIN_TOKEN
 from tests.phone import Phone
+from tests.waiting import eventually
 from tests.webhooks.receiver import Receiver
 
 T = TypeVar("T")
@@ -30,21 +29,6 @@ T = TypeVar("T")
 WAIT = 5.0
 """The default bound of a wait; each returns as soon as what it waits for is there."""
 FAST_BACKOFF = Backoff(base=0.2, cap=1.0)
-
-
-async def eventually(check: Callable[[], Any], what: str, within: float = WAIT) -> Any:
-    """Poll `check` (plain or async) until it gives a truthy value, and return that value;
-    fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = check()
-        if inspect.isawaitable(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {within} s: {what} (last: {value!r})")
-        await asyncio.sleep(0.03)
 
 
 @dataclass(frozen=True)

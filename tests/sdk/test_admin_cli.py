@@ -227,7 +227,7 @@ async def test_webhooks_list_and_redeliver(
         found = (await cli.ok("webhooks", "list", "--state", "delivered", "--json")).json()
         return found or None
 
-    [delivery] = await eventually(delivered, 5.0, "the cancellation's delivery")
+    [delivery] = await eventually(delivered, "the cancellation's delivery", 5.0)
     assert delivery["challenge_id"] == challenge.challenge_id
     listed = await cli.ok("webhooks", "list")
     assert delivery["delivery_id"] in listed.out
@@ -236,7 +236,7 @@ async def test_webhooks_list_and_redeliver(
 
     again = await cli.ok("webhooks", "redeliver", delivery["delivery_id"])
     assert f"Delivery {delivery['delivery_id']} is queued again" in again.out
-    await eventually(lambda: len(receiver.at()) == 2 or None, 5.0, "the second delivery")
+    await eventually(lambda: len(receiver.at()) == 2 or None, "the second delivery", 5.0)
 
 
 async def test_audit_filters_and_json(cli: AdminCli) -> None:

@@ -7,22 +7,20 @@ the receiver closes, and 3xx answers redirect to /landing.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import ipaddress
 import socket
 import ssl
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.waiting import eventually  # noqa: F401 (tests import it from here)
 
 HANG = 0
 NAMES = ("localhost", "hooks.example")
@@ -162,18 +160,3 @@ class Receiver:
         if 300 <= status < 400:
             return web.Response(status=status, headers={"Location": "/landing"})
         return web.Response(status=status, text="ok")
-
-
-async def eventually(check: Callable[[], Any], within: float = 5.0, what: str = "") -> Any:
-    """Poll `check` (plain or async) until it gives a truthy value, and return that value;
-    fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = check()
-        if inspect.isawaitable(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {within} s: {what or check}")
-        await asyncio.sleep(0.01)

@@ -47,7 +47,7 @@ async def settled(world: World, challenge_id: str, state: str, within: float = 5
         delivery = await delivery_of(world, challenge_id)
         return delivery if delivery is not None and delivery["state"] == state else None
 
-    return await eventually(check, within, f"delivery of {challenge_id} {state}")
+    return await eventually(check, f"delivery of {challenge_id} {state}", within)
 
 
 def _verified(hit: Hit, secret: str) -> Any:
