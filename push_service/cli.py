@@ -11,6 +11,7 @@ from aiohttp import web
 from . import logs
 from .app import create_app
 from .config import ConfigError, Settings
+from .loops import new_loop
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,18 +23,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env(os.environ, host=args.host, port=args.port)
+        loop, loop_name = new_loop(settings.event_loop)
     except ConfigError as exc:
         print(f"push-service: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, settings.log_format)
-    _greet(settings)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    _greet(settings, loop_name)
+    app = create_app(settings)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, loop=loop)
     return 0
 
 
-def _greet(settings: Settings) -> None:
+def _greet(settings: Settings, loop_name: str) -> None:
     engine = "Redis" if settings.redis_url else "in-process"
-    lines = [f"push-service on {settings.base_url} ({engine} engine, issuer {settings.issuer!r})"]
+    lines = [
+        f"push-service on {settings.base_url}"
+        f" ({engine} engine, {loop_name} loop, issuer {settings.issuer!r})"
+    ]
     if settings.admin_token_generated:
         lines += [
             "Admin token (generated for this run; set PUSH_ADMIN_TOKEN to choose one):",

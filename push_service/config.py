@@ -82,6 +82,7 @@ class Settings:
     audit_keep: int = 100_000
     log_level: str = "INFO"
     log_format: str = "text"
+    event_loop: str = "auto"
     extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -142,6 +143,9 @@ class Settings:
             "audit_keep": reader.get("PUSH_AUDIT_KEEP", _int_in(100, 10_000_000), cls.audit_keep),
             "log_level": reader.get("PUSH_LOG_LEVEL", _log_level, cls.log_level),
             "log_format": reader.get("PUSH_LOG_FORMAT", _choice("text", "json"), cls.log_format),
+            "event_loop": reader.get(
+                "PUSH_EVENT_LOOP", _choice("auto", "uvloop", "asyncio"), cls.event_loop
+            ),
             "extra": dict(env),
         }
         profile = reader.get("PUSH_PROFILE", _choice("standard", "strict"), cls.profile)

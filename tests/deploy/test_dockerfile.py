@@ -34,11 +34,11 @@ def test_build_has_stages_on_slim_python_311() -> None:
     assert all(image.startswith("python:3.11-slim") for image in images), images
 
 
-def test_project_is_installed_from_source_without_extras() -> None:
+def test_project_is_installed_from_source_with_only_the_fast_extra() -> None:
     installs = [run for run in _in(stages()[0], "RUN") if "pip install" in run]
     assert installs, "the build stage installs the project"
-    assert all(re.search(r"pip install \.(\s|$)", run) for run in installs), installs
-    assert not any("[" in run or " -e " in run for run in installs)
+    assert all(re.search(r'pip install "\.\[fast\]"(\s|$)', run) for run in installs), installs
+    assert not any("dev" in run or " -e " in run for run in installs)
 
 
 def test_runtime_stage_only_copies_the_built_environment() -> None:
