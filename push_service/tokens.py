@@ -1,7 +1,10 @@
 """Device tokens and proofs: compact JWS, `alg` pinned to EdDSA, checked strictly and purely.
 
-Order matters: the header is parsed and its `alg` pinned before any key is looked up; PyJWT checks
-the signature; the claims are then checked here against `now` (an argument, never the clock).
+Order matters: the header is parsed and its `alg` pinned before any key is looked up; the
+signature over the token's first two segments is then checked with the device's Ed25519 key
+(RFC 8037: EdDSA over the JWS signing input, nothing hashed first), and the claims against `now`
+(an argument, never the clock). The token is parsed once, here, and verified from those bytes:
+a second parser could disagree with the first about what was signed.
 Every failure of a device token is `invalid_token`; of a proof, `invalid_proof`. The replay
 (`jti`) cache is the engine's job; this module only says until when a `jti` must be remembered.
 """
@@ -14,7 +17,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-import jwt
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from . import jsonbody
@@ -27,7 +30,6 @@ MAX_SKEW = 60
 MAX_LIFETIME = 300
 MAX_TOKEN_BYTES = 8192
 _DIGITS = re.compile(r"[0-9]{1,12}")
-_JWS = jwt.PyJWS(algorithms=["EdDSA"])
 
 
 class Kind(Enum):
@@ -49,9 +51,10 @@ _OPTIONAL: dict[Kind, set[str]] = {
 class Unverified:
     """A token whose shape is right and whose `alg` is EdDSA, but nothing else is known yet."""
 
-    token: str
     kid: str
     claims: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
 
 
 def parse_jwk(value: Any, *, error: ErrorCode = ErrorCode.INVALID_KEY) -> str:
@@ -92,7 +95,7 @@ def peek(token: Any, *, error: ErrorCode = ErrorCode.INVALID_TOKEN) -> Unverifie
     try:
         header = jsonbody.loads(b64url_decode(parts[0]), max_depth=4)
         claims = jsonbody.loads(b64url_decode(parts[1]), max_depth=4)
-        b64url_decode(parts[2])
+        signature = b64url_decode(parts[2])
     except (ValueError, PushError):
         raise PushError(
             error, "The token's header or claims are not strict base64url JSON."
@@ -108,13 +111,14 @@ def peek(token: Any, *, error: ErrorCode = ErrorCode.INVALID_TOKEN) -> Unverifie
             error, "The token has critical header parameters this service refuses.", reason="crit"
         )
     kid = header.get("kid")
-    return Unverified(token, kid if isinstance(kid, str) else "", claims)
+    signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
+    return Unverified(kid if isinstance(kid, str) else "", claims, signing_input, signature)
 
 
 def check_signature(unverified: Unverified, x: str, error: ErrorCode) -> None:
     try:
-        _JWS.decode(unverified.token, public_key(x), algorithms=["EdDSA"])
-    except (jwt.PyJWTError, ValueError):
+        public_key(x).verify(unverified.signature, unverified.signing_input)
+    except (InvalidSignature, ValueError):
         raise PushError(
             error, "The token's signature does not verify with the device's key."
         ) from None
