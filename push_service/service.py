@@ -12,8 +12,9 @@ import contextlib
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from . import fatigue, frames, lifecycle, tasks, tokens
 from .auditing import AuditTrail
@@ -28,6 +29,8 @@ from .engine.base import (
     Limits,
     Listener,
     Resynced,
+    TokenUse,
+    replayed,
 )
 from .errors import ErrorCode, PushError, invalid_token, not_found
 from .fatigue import Policy, Standing
@@ -47,12 +50,24 @@ LAST_SEEN_GRANULARITY = 60.0
 APP_CACHE_SECONDS = 5.0
 CATCH_UP_ATTEMPTS = 10
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True, slots=True)
 class NewApp:
     app: App
     api_key: str
     webhook_secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A phone's verified answer token, with the device that signed it and the challenge it
+    names (None when there is no such challenge)."""
+
+    device: Device
+    claims: dict[str, object]
+    challenge: Challenge | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,45 +161,67 @@ class PushService:
 
         Every refusal is audited with its reason and the device the token claimed to be.
         """
+
+        async def check(unverified: tokens.Unverified) -> tuple[Device, dict[str, object]]:
+            device = await self.engine.get_device(unverified.kid) if unverified.kid else None
+            device, claims = self._verified(unverified, device, kind, nonce)
+            if not await self._spend(device, claims):
+                raise replayed()
+            await self._touch(device)
+            return device, claims
+
+        return await self._audited(token, check)
+
+    async def _audited(
+        self, token: object, check: Callable[[tokens.Unverified], Awaitable[T]]
+    ) -> T:
         unverified: tokens.Unverified | None = None
         try:
             unverified = tokens.peek(token)
-            return await self._check_device_token(unverified, kind, nonce)
+            return await check(unverified)
         except PushError as exc:
             claimed = unverified.kid[:64] if unverified is not None else None
             self.audit.record("token.refused", "anonymous", device_id=claimed, reason=exc.message)
             self.metrics.tokens_refused.labels(exc.reason).inc()
             raise
 
-    async def _check_device_token(
-        self, unverified: tokens.Unverified, kind: tokens.Kind, nonce: str | None
+    def _verified(
+        self,
+        unverified: tokens.Unverified,
+        device: Device | None,
+        kind: tokens.Kind,
+        nonce: str | None,
     ) -> tuple[Device, dict[str, object]]:
-        device = await self.engine.get_device(unverified.kid) if unverified.kid else None
         if device is None:
             raise invalid_token(
                 "The token's 'kid' does not name an active device.", "unknown_device"
             )
-        now = self.clock()
         claims = tokens.verify_device_token(
             unverified,
             device.public_key,
             device_id=device.device_id,
             issuer=self.settings.issuer,
-            now=now,
+            now=self.clock(),
             kind=kind,
         )
         if nonce is not None and not same_secret(str(claims["nonce"]), nonce):
             raise invalid_token(
                 "The token's 'nonce' is not the one this connection was given.", "nonce"
             )
-        jti, exp = str(claims["jti"]), float(str(claims["exp"]))
-        if not await self.engine.use_jti(device.device_id, jti, exp, now):
-            raise invalid_token(
-                "The token's 'jti' was used before; every token is single use.", "replay"
-            )
+        return device, claims
+
+    def _token_use(self, device: Device, claims: dict[str, object]) -> TokenUse:
+        expires_at = float(str(claims["exp"]))
+        return TokenUse(device.device_id, str(claims["jti"]), expires_at, self.clock())
+
+    async def _spend(self, device: Device, claims: dict[str, object]) -> bool:
+        use = self._token_use(device, claims)
+        return await self.engine.use_jti(use.device_id, use.jti, use.expires_at, use.now)
+
+    async def _touch(self, device: Device) -> None:
+        now = self.clock()
         if device.last_seen_at is None or now - device.last_seen_at > LAST_SEEN_GRANULARITY:
             await self.engine.touch_device(device.device_id, now)
-        return device, claims
 
     # Apps
     async def create_app(self, name: str) -> NewApp:
@@ -352,11 +389,6 @@ class PushService:
             )
         if request.callback_url is not None:
             await guard.check_callback(request.callback_url, self.settings.callback_allow_private)
-        devices = await self.engine.list_devices(request.user_id)
-        if not any(d.serves(app.app_id) for d in devices):
-            raise PushError(
-                ErrorCode.NO_DEVICES, "The user has no active device enrolled for this app."
-            )
         now = self.clock()
         challenge = Challenge(
             challenge_id=new_id("ch"),
@@ -436,18 +468,47 @@ class PushService:
         """Apply a phone's signed answer; returns the challenge as this answer left it.
 
         `device_id`, on a stream, is the connection's device: a token of any other is refused.
+        The device, the challenge and the token's use are read together, and the token is
+        spent in the same step as the decision: two round trips on Redis.
         """
-        device, claims = await self.device_from_token(token, tokens.Kind.RESPONSE)
+
+        async def check(unverified: tokens.Unverified) -> Answer:
+            claims = unverified.claims
+            answered = challenge_id or str(claims.get("cid"))
+            context = await self.engine.answer_context(
+                unverified.kid, answered, str(claims.get("jti")), self.clock()
+            )
+            device, verified = self._verified(
+                unverified, context.device, tokens.Kind.RESPONSE, None
+            )
+            if context.replayed:
+                raise replayed()
+            return Answer(device, verified, context.challenge)
+
+        answer = await self._audited(token, check)
+        device = answer.device
+        await self._touch(device)
+        try:
+            challenge, decision = self._decision(answer, str(token), device_id)
+        except PushError:
+            await self._spend(device, answer.claims)  # refused, but a token is used only once
+            raise
+        spend = self._token_use(device, answer.claims)
+        return await self._finish(challenge, decision, f"device:{device.device_id}", spend)
+
+    def _decision(
+        self, answer: Answer, token: str, device_id: str | None
+    ) -> tuple[Challenge, Decision]:
+        device, challenge = answer.device, answer.challenge
         if device_id is not None and device.device_id != device_id:
             raise invalid_token(
                 "The token is signed by a different device than this stream's.", "other_device"
             )
-        challenge = await self.engine.get_challenge(challenge_id or str(claims["cid"]))
         if challenge is None:
             raise not_found("challenge")
         expected = self.match_number(challenge) if challenge.number_matching else None
         try:
-            decision = self._judge(claims, str(token), challenge, device, expected)
+            return challenge, self._judge(answer.claims, token, challenge, device, expected)
         except PushError as exc:
             self.audit.record(
                 "response.refused",
@@ -459,7 +520,6 @@ class PushService:
                 reason=exc.code.value,
             )
             raise
-        return await self._finish(challenge, decision, f"device:{device.device_id}")
 
     def _judge(
         self,
@@ -471,14 +531,16 @@ class PushService:
     ) -> Decision:
         return lifecycle.judge_response(claims, token, challenge, device, expected, self.clock())
 
-    async def _finish(self, challenge: Challenge, decision: Decision, actor: str) -> Challenge:
+    async def _finish(
+        self, challenge: Challenge, decision: Decision, actor: str, spend: TokenUse | None = None
+    ) -> Challenge:
         now = self.clock()
         if decision.event is not lifecycle.Event.EXPIRE:
             lifecycle.ensure_open(challenge, now)
         ended = lifecycle.apply(challenge, decision, now)
         delivery = delivery_for(ended, now, self.settings.callback_retry_horizon)
         change = fatigue.change_for(ended, self.policy)
-        if not await self.engine.finish(ended, delivery, change):
+        if not await self.engine.finish(ended, delivery, change, spend):
             latest = await self.engine.get_challenge(challenge.challenge_id)
             raise lifecycle.not_pending(latest or ended)
         self._audit_end(ended, actor)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..audit import AuditEvent, AuditQuery
-from ..errors import ErrorCode, PushError
+from ..errors import ErrorCode, PushError, invalid_token
 from ..fatigue import NO_CHANGE, Change, Policy, Standing
 from ..models import App, Challenge, Delivery, DeliveryState, Device, Enrollment
 
@@ -75,6 +75,34 @@ class Created:
 
     challenge: Challenge
     new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUse:
+    """A device token's id, remembered until the token expires so it is never accepted twice."""
+
+    device_id: str
+    jti: str
+    expires_at: float
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerContext:
+    """What judging a phone's answer needs, read together: the device its `kid` names (if
+    active), the challenge it answers (if any), and whether its `jti` was seen before."""
+
+    device: Device | None
+    challenge: Challenge | None
+    replayed: bool
+
+
+def no_devices() -> PushError:
+    return PushError(ErrorCode.NO_DEVICES, "The user has no active device enrolled for this app.")
+
+
+def replayed() -> PushError:
+    return invalid_token("The token's 'jti' was used before; every token is single use.", "replay")
 
 
 def too_many_pending(limits: Limits) -> PushError:
@@ -141,7 +169,14 @@ class Engine(Protocol):
     async def touch_device(self, device_id: str, now: float) -> None: ...
 
     async def use_jti(self, device_id: str, jti: str, expires_at: float, now: float) -> bool:
-        """Remember a token id until it expires; False if it was already seen."""
+        """Remember a token id until it expires; False if it was already seen, or if the
+        device is not active (its tokens are good for nothing)."""
+
+    async def answer_context(
+        self, device_id: str, challenge_id: str, jti: str, now: float
+    ) -> AnswerContext:
+        """The device, the challenge and whether `jti` was seen, in one read (one round trip
+        on Redis once the ids' owners are known): answering is the hot path of every flow."""
 
     # Challenges
     async def create_challenge(
@@ -149,9 +184,10 @@ class Engine(Protocol):
     ) -> Created:
         """Store and announce a new challenge, or return the one an idempotency key names.
 
-        Checks, atomically with the write: the pending cap, the rate window and the user's
-        standing (`fatigue.refusal`), and counts the push in the standing. Raises
-        PushError(too_many_pending) or PushError(rate_limited, retry_after=...).
+        Checks, atomically with the write: that the user has an active device serving the
+        app, the pending cap, the rate window and the user's standing (`fatigue.refusal`), and
+        counts the push in the standing. Raises PushError(no_devices), (too_many_pending),
+        (rate_limited, retry_after=...) or the standing's refusal.
         """
 
     async def get_challenge(self, challenge_id: str) -> Challenge | None: ...
@@ -162,11 +198,19 @@ class Engine(Protocol):
     ) -> list[Challenge]: ...
 
     async def finish(
-        self, ended: Challenge, delivery: Delivery | None = None, change: Change = NO_CHANGE
+        self,
+        ended: Challenge,
+        delivery: Delivery | None = None,
+        change: Change = NO_CHANGE,
+        spend: TokenUse | None = None,
     ) -> bool:
         """Store `ended` (a terminal state) iff the stored challenge is still pending, announce
         ChallengeEnded, enqueue `delivery` and apply `change` to the user's standing, all in
-        one atomic step; False when another transition got there first (then nothing else)."""
+        one atomic step; False when another transition got there first (then nothing else).
+
+        `spend` is the answer's token id: remembered in the same step, and if it was seen
+        before, PushError(invalid_token, replay) and nothing changes. The device and the
+        challenge belong to one user (the judge checked), so on Redis it lives in that slot."""
 
     async def due(self, now: float, limit: int) -> list[Challenge]:
         """Pending challenges whose deadline has passed (some may be finished meanwhile)."""

@@ -19,6 +19,7 @@ from ..models import App, Challenge, Delivery, DeliveryState, Device, Enrollment
 from .base import (
     ENROLLMENT_ATTEMPTS,
     IDEMPOTENCY_TTL,
+    AnswerContext,
     ChallengeCreated,
     ChallengeEnded,
     Created,
@@ -26,6 +27,9 @@ from .base import (
     Event,
     Limits,
     Listener,
+    TokenUse,
+    no_devices,
+    replayed,
     too_frequent,
     too_many_pending,
 )
@@ -144,12 +148,29 @@ class MemoryEngine:
             self._devices[device_id] = dataclasses.replace(device, last_seen_at=now)
 
     async def use_jti(self, device_id: str, jti: str, expires_at: float, now: float) -> bool:
-        key = f"{device_id}\x00{jti}"
-        if self._jti.get(key, 0.0) > now:
+        if device_id not in self._devices:
+            return False  # Revoked: nothing may be done with its tokens.
+        return self._spend(TokenUse(device_id, jti, expires_at, now))
+
+    def _spend(self, use: TokenUse) -> bool:
+        if self._seen(use.device_id, use.jti, use.now):
             return False
-        self._jti[key] = expires_at
-        self._later(expires_at, "jti", key)
+        key = f"{use.device_id}\x00{use.jti}"
+        self._jti[key] = use.expires_at
+        self._later(use.expires_at, "jti", key)
         return True
+
+    def _seen(self, device_id: str, jti: str, now: float) -> bool:
+        return self._jti.get(f"{device_id}\x00{jti}", 0.0) > now
+
+    async def answer_context(
+        self, device_id: str, challenge_id: str, jti: str, now: float
+    ) -> AnswerContext:
+        return AnswerContext(
+            self._devices.get(device_id),
+            self._challenges.get(challenge_id),
+            self._seen(device_id, jti, now),
+        )
 
     # Challenges
     async def create_challenge(
@@ -164,6 +185,9 @@ class MemoryEngine:
         earlier = self._idempotency.get(idem) if idem else None
         if earlier is not None and earlier in self._challenges:
             return Created(self._challenges[earlier], new=False)
+        devices = (self._devices[d] for d in self._user_devices.get(challenge.user_id, ()))
+        if not any(d.serves(challenge.app_id) for d in devices):
+            raise no_devices()
         self._check_limits(challenge.user_id, limits, now)
         standing = self._standing.get(challenge.user_id, Standing())
         refusal = fatigue.refusal(standing, limits.policy, now)
@@ -213,8 +237,14 @@ class MemoryEngine:
         return found[:limit]
 
     async def finish(
-        self, ended: Challenge, delivery: Delivery | None = None, change: Change = NO_CHANGE
+        self,
+        ended: Challenge,
+        delivery: Delivery | None = None,
+        change: Change = NO_CHANGE,
+        spend: TokenUse | None = None,
     ) -> bool:
+        if spend is not None and not self._spend(spend):
+            raise replayed()
         current = self._challenges.get(ended.challenge_id)
         if current is None or not current.pending:
             return False

@@ -24,7 +24,16 @@ from ..audit import AuditEvent, AuditQuery
 from ..fatigue import NO_CHANGE, Change, Standing
 from ..models import App, Challenge, Delivery, DeliveryState, Device, Enrollment
 from . import redis_events
-from .base import ChallengeCreated, ChallengeEnded, Created, Event, Limits, Listener
+from .base import (
+    AnswerContext,
+    ChallengeCreated,
+    ChallengeEnded,
+    Created,
+    Event,
+    Limits,
+    Listener,
+    TokenUse,
+)
 from .redis_activity import AuditTrail, Presence
 from .redis_challenges import Challenges
 from .redis_devices import Devices
@@ -52,8 +61,8 @@ class RedisEngine:
         self._redis = self._store.redis
         self._keys = self._store.keys
         self._outbox = Outbox(self._store)
-        self._challenges = Challenges(self._store, self._outbox)
         self._devices = Devices(self._store)
+        self._challenges = Challenges(self._store, self._outbox, self._devices)
         self._presence = Presence(self._store)
         self._audit = AuditTrail(self._store)
         self._subscription: redis_events.Subscription | None = None
@@ -163,6 +172,12 @@ class RedisEngine:
     async def use_jti(self, device_id: str, jti: str, expires_at: float, now: float) -> bool:
         return await self._devices.use_jti(device_id, jti, expires_at, now)
 
+    @guarded
+    async def answer_context(
+        self, device_id: str, challenge_id: str, jti: str, now: float
+    ) -> AnswerContext:
+        return await self._challenges.answer_context(device_id, challenge_id, jti)
+
     # Challenges
     @guarded
     async def create_challenge(
@@ -186,9 +201,13 @@ class RedisEngine:
 
     @guarded
     async def finish(
-        self, ended: Challenge, delivery: Delivery | None = None, change: Change = NO_CHANGE
+        self,
+        ended: Challenge,
+        delivery: Delivery | None = None,
+        change: Change = NO_CHANGE,
+        spend: TokenUse | None = None,
     ) -> bool:
-        return await self._challenges.finish(ended, delivery, change)
+        return await self._challenges.finish(ended, delivery, change, spend)
 
     @guarded
     async def due(self, now: float, limit: int) -> list[Challenge]:

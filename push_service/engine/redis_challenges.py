@@ -18,13 +18,18 @@ from ..models import Challenge, Delivery
 from . import redis_events
 from .base import (
     IDEMPOTENCY_TTL,
+    AnswerContext,
     ChallengeCreated,
     ChallengeEnded,
     Created,
     Limits,
+    TokenUse,
+    no_devices,
+    replayed,
     too_frequent,
     too_many_pending,
 )
+from .redis_devices import Devices
 from .redis_keys import ref, unref
 from .redis_outbox import Outbox
 from .redis_store import RETENTION, STRAY_GRACE, Pipe, Store, dump, load, ms, queue
@@ -35,6 +40,8 @@ LISTING_BATCH = 200
 
 
 def _refusal(outcome: list[Any], limits: Limits, now: float) -> PushError:
+    if outcome[0] == b"no_devices":
+        return no_devices()
     if outcome[0] == b"fatigued":
         standing = Standing(int(outcome[1]), int(outcome[2]), float(outcome[3]))
         refusal = fatigue.refusal(standing, limits.policy, now)
@@ -56,9 +63,10 @@ def _change_args(change: Change) -> list[Any]:
 
 
 class Challenges:
-    def __init__(self, store: Store, outbox: Outbox) -> None:
+    def __init__(self, store: Store, outbox: Outbox, devices: Devices) -> None:
         self._store = store
         self._outbox = outbox
+        self._devices = devices
         self._redis = store.redis
         self._keys = store.keys
         self._scripts = store.scripts
@@ -102,6 +110,7 @@ class Challenges:
             user.rate,
             user.idempotency(challenge.app_id, idempotency_key or ""),
             user.standing,
+            user.devices,
         ]
         life = ms(challenge.expires_at + RETENTION - now)
         args = [
@@ -112,6 +121,7 @@ class Challenges:
             *(repr(now), RETENTION),
             *(self._keys.channel, redis_events.encode(ChallengeCreated(challenge))),
             *(limits.policy.max_strikes, limits.policy.max_unapproved),
+            challenge.app_id,
         ]
         member = ref(challenge.user_id, challenge.challenge_id)
 
@@ -143,6 +153,30 @@ class Challenges:
         user = await self._store.owner_keys(self._keys.challenge_owner(challenge_id))
         raw = None if user is None else await self._redis.get(user.challenge(challenge_id))
         return None if raw is None else load(Challenge, raw)
+
+    async def answer_context(self, device_id: str, challenge_id: str, jti: str) -> AnswerContext:
+        """The device, the challenge and the jti's use in one pipeline. Both owners are
+        usually cached (a device's from its first token, a challenge's from its announcement),
+        so this is one round trip; a device and a challenge of different users (a forged
+        answer) are read from their two slots, which a cluster pipeline also allows."""
+        device_user, challenge_user = await self._store.owners_of(
+            self._keys.device_owner(device_id), self._keys.challenge_owner(challenge_id)
+        )
+
+        def read(pipe: Pipe) -> None:
+            if device_user is not None:
+                user = self._store.user(device_user)
+                self._devices.read(pipe, user, device_id)
+                pipe.exists(user.jti(device_id, jti))
+            if challenge_user is not None:
+                pipe.get(self._store.user(challenge_user).challenge(challenge_id))
+
+        replies = await self._store.pipeline(read) if device_user or challenge_user else []
+        device = self._devices.parsed(replies[0]) if device_user is not None else None
+        seen = device_user is not None and bool(replies[1])
+        raw = replies[-1] if challenge_user is not None else None
+        challenge = None if raw is None else load(Challenge, raw)
+        return AnswerContext(device, challenge, seen)
 
     async def pending_for_user(self, user_id: str) -> list[Challenge]:
         user = self._store.user(user_id)
@@ -179,15 +213,19 @@ class Challenges:
             found.extend(c for c in await self._fetch(members) if c is not None and wanted(c))
         return found[:limit]
 
-    async def finish(self, ended: Challenge, delivery: Delivery | None, change: Change) -> bool:
+    async def finish(
+        self, ended: Challenge, delivery: Delivery | None, change: Change, spend: TokenUse | None
+    ) -> bool:
         user = self._store.user(ended.user_id)
         delivery_key, delivery_args = self._outbox.script_part(user, delivery)
+        jti_key = user.jti(spend.device_id, spend.jti) if spend else user.jti("", "")
         keys = [user.challenge(ended.challenge_id), user.pending, delivery_key, user.standing]
         message = redis_events.encode(ChallengeEnded(ended))
         args = [
             *(ended.challenge_id, dump(ended), self._keys.channel, message),
             *delivery_args,
             *_change_args(change),
+            ms(spend.expires_at - spend.now) if spend else 0,
         ]
 
         def ahead(pipe: Pipe) -> None:
@@ -195,7 +233,7 @@ class Challenges:
                 self._outbox.ahead(pipe, ended.user_id, delivery)
 
         def store(pipe: Pipe) -> None:
-            queue(pipe, self._scripts.finish, keys, args)
+            queue(pipe, self._scripts.finish, [*keys, jti_key], args)
 
         # The deadline ref goes whatever the script says: a challenge that is not pending
         # (finished now or before) has no deadline left. Not before: a pending one must keep it.
@@ -206,10 +244,12 @@ class Challenges:
 
         stages = (ahead, store, behind) if delivery is not None else (store, behind)
         results = await self._store.pipeline(*stages)
-        applied = bool(results[Outbox.AHEAD if delivery is not None else 0])
-        if not applied and delivery is not None:
+        outcome = int(results[Outbox.AHEAD if delivery is not None else 0])
+        if outcome != 1 and delivery is not None:
             await self._outbox.take_back(ended.user_id, delivery)
-        return applied
+        if outcome == -1:
+            raise replayed()
+        return outcome == 1
 
     async def due(self, now: float, limit: int) -> list[Challenge]:
         refs = cast(

@@ -90,8 +90,17 @@ class Devices:
         user = await self._store.owner_keys(self._keys.device_owner(device_id))
         if user is None:
             return None
+        (reply,) = await self._store.pipeline(lambda pipe: self.read(pipe, user, device_id))
+        return self.parsed(reply)
+
+    def read(self, pipe: Pipe, user: UserKeys, device_id: str) -> None:
+        """Queue the read of one device of `user`; `parsed` makes its reply a Device."""
         keys = [user.devices, user.device_keys, user.device_seen]
-        record, key, seen = await self._scripts.read_device(keys=keys, args=[device_id])
+        queue(pipe, self._scripts.read_device, keys, [device_id])
+
+    @staticmethod
+    def parsed(reply: Sequence[bytes | None]) -> Device | None:
+        record, key, seen = reply
         return None if record is None else _device(record, key, seen)
 
     async def listing(self, user_id: str) -> list[Device]:
@@ -140,5 +149,9 @@ class Devices:
     async def use_jti(self, device_id: str, jti: str, expires_at: float, now: float) -> bool:
         if expires_at <= now:
             return True  # Nothing to remember: an expired token is refused before this.
-        key = self._keys.jti(device_id, jti)
-        return bool(await self._redis.set(key, b"1", px=ms(expires_at - now), nx=True))
+        user = await self._store.owner_keys(self._keys.device_owner(device_id))
+        if user is None:
+            return False
+        keys = [user.devices, user.jti(device_id, jti)]
+        args: list[str | int] = [device_id, ms(expires_at - now)]
+        return bool(await self._scripts.use_jti(keys=keys, args=args))

@@ -14,10 +14,10 @@ Layout (P is the configured prefix, `<u>` an escaped user id; `owner:*` keys hol
     P{u:<u>}:revoked            hash id -> device record    durable (revocation log)
     P{u:<u>}:delivery:<id>      hash record, next_at        while scheduled, then 24 h
     P{u:<u>}:standing           hash strikes, unapproved, locked_until     durable
+    P{u:<u>}:jti:<device>:<jti> string                      ephemeral: until the token expires
     P{apps}:by-id, P{apps}:by-key-hash                      durable hashes (app registry)
     P owner:challenge:<id>, owner:device:<id>, owner:enrollment:<hash>, owner:delivery:<id>
                                 each as long as its record (a device's: durable until revoked)
-    P jti:<device>:<jti>        string                      ephemeral: until the token expires
     P deadlines (zset ref -> expires_at), P challenges (zset ref -> created_at)
     P outbox (zset ref -> next_at), P deliveries (zset ref -> created_at), P match-key
     P presence:<device>         zset instance -> until      ephemeral: until the last `until`
@@ -112,6 +112,11 @@ class UserKeys:
     def standing(self) -> str:
         return f"{self._base}standing"
 
+    def jti(self, device_id: str, jti: str) -> str:
+        # In the slot of the device's user, which is the answered challenge's user: the finish
+        # script spends an answer's jti in the same step as the decision.
+        return f"{self._base}jti:{escape(device_id)}:{escape(jti)}"
+
 
 class Keys:
     """The key names under one prefix; the only place a key name is spelled."""
@@ -145,6 +150,3 @@ class Keys:
 
     def presence(self, device_id: str) -> str:
         return f"{self.prefix}presence:{escape(device_id)}"
-
-    def jti(self, device_id: str, jti: str) -> str:
-        return f"{self.prefix}jti:{escape(device_id)}:{escape(jti)}"

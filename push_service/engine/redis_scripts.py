@@ -15,16 +15,30 @@ from dataclasses import dataclass, fields
 from redis.asyncio import Redis, RedisCluster
 from redis.commands.core import AsyncScript
 
-# KEYS: challenge, pending, rate, idempotency, standing
+# KEYS: challenge, pending, rate, idempotency, standing, devices
 # ARGV: id, record, expires_at, keep_ms, max_pending, rate_limit, window, idempotency_ms
 #       (0: no key), look_up (1: honour an earlier challenge), now, retention, channel, message,
-#       max_strikes, max_unapproved
+#       max_strikes, max_unapproved, app id
 CREATE_CHALLENGE = """
 local now = tonumber(ARGV[10])
 if ARGV[9] == '1' then
   local earlier = redis.call('GET', KEYS[4])
   if earlier then return {'existing', earlier} end
 end
+-- As Device.serves: a device enrolled for no app in particular serves them all.
+local served = false
+for _, record in ipairs(redis.call('HVALS', KEYS[6])) do
+  local app_ids = cjson.decode(record)['app_ids']
+  if app_ids == nil or app_ids == cjson.null then
+    served = true
+  else
+    for _, app_id in ipairs(app_ids) do
+      if app_id == ARGV[16] then served = true end
+    end
+  end
+  if served then break end
+end
+if not served then return {'no_devices'} end
 -- Entries whose records Redis has already dropped must not count against the cap.
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[11]))
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then
@@ -85,13 +99,17 @@ local function apply_change(key, reset, strike, lock_until)
 end
 """
 
-# KEYS: challenge, pending, delivery, standing
+# KEYS: challenge, pending, delivery, standing, the answer's jti
 # ARGV: id, ended record, channel, message, delivery record ('' for none), next_at, expire_at,
-#       change (1: apply one), reset, strike, lock_until
+#       change (1: apply one), reset, strike, lock_until, jti_ms (0: no token to spend)
+# Returns 1 (applied), 0 (not pending) or -1 (the token was spent before: nothing changes).
 FINISH = (
     _SAVE_DELIVERY
     + _APPLY_CHANGE
     + """
+if ARGV[12] ~= '0' and not redis.call('SET', KEYS[5], '1', 'PX', ARGV[12], 'NX') then
+  return -1
+end
 local stored = redis.call('GET', KEYS[1])
 if not stored or cjson.decode(stored)['status'] ~= 'pending' then
   return 0
@@ -194,6 +212,14 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return 1
 """
 
+# KEYS: devices, the token's jti   ARGV: device id, keep_ms
+# A token id is spent only for an active device: a revoked one's tokens are good for nothing.
+USE_JTI = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('SET', KEYS[2], '1', 'PX', ARGV[2], 'NX') then return 1 end
+return 0
+"""
+
 # KEYS: by id, by key hash   ARGV: app id, record, key hash
 ADD_APP = """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -232,6 +258,7 @@ class Scripts:
     read_device: AsyncScript
     list_devices: AsyncScript
     set_device_field: AsyncScript
+    use_jti: AsyncScript
     add_app: AsyncScript
     app_by_key_hash: AsyncScript
     delete_app: AsyncScript
@@ -249,6 +276,7 @@ class Scripts:
             "read_device": READ_DEVICE,
             "list_devices": LIST_DEVICES,
             "set_device_field": SET_DEVICE_FIELD,
+            "use_jti": USE_JTI,
             "add_app": ADD_APP,
             "app_by_key_hash": APP_BY_KEY_HASH,
             "delete_app": DELETE_APP,

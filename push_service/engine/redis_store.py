@@ -115,17 +115,24 @@ def load(kind: type[T], raw: bytes | str) -> T:
 
 
 class Owners:
-    """A bounded cache of owner keys (id -> user id); safe because an id's owner never changes."""
+    """A bounded cache of owner keys (id -> user id); safe because an id's owner never changes.
+
+    Least recently used goes first: a device answering every day stays cached however many
+    challenges (each cached once, as it is announced) pass through meanwhile.
+    """
 
     def __init__(self, size: int) -> None:
         self._size = size
         self._users: dict[str, str] = {}
 
     def get(self, key: str) -> str | None:
-        return self._users.get(key)
+        user_id = self._users.pop(key, None)
+        if user_id is not None:
+            self._users[key] = user_id
+        return user_id
 
     def put(self, key: str, user_id: str) -> None:
-        if len(self._users) >= self._size:
+        if key not in self._users and len(self._users) >= self._size:
             del self._users[next(iter(self._users))]
         self._users[key] = user_id
 
@@ -189,6 +196,25 @@ class Store:
             user_id = raw.decode()
             self.owners.put(owner_key, user_id)
         return user_id
+
+    async def owners_of(self, *owner_keys: str) -> list[str | None]:
+        """The users several ids belong to; those not cached are read in one round trip."""
+        found = [self.owners.get(key) for key in owner_keys]
+        missing = [key for key, user_id in zip(owner_keys, found, strict=True) if user_id is None]
+        if not missing:
+            return found
+
+        def read(pipe: Pipe) -> None:
+            for key in missing:
+                pipe.get(key)
+
+        stored = dict(zip(missing, await self.pipeline(read), strict=True))
+        for index, key in enumerate(owner_keys):
+            raw = stored.get(key)
+            if found[index] is None and raw is not None:
+                user_id = found[index] = raw.decode()
+                self.owners.put(key, user_id)
+        return found
 
     async def owner_keys(self, owner_key: str) -> UserKeys | None:
         user_id = await self.owner(owner_key)

@@ -17,6 +17,7 @@ from push_service.engine.memory import MemoryEngine
 from push_service.engine.redis import RedisEngine
 from push_service.engine.redis_events import encode
 from push_service.engine.redis_keys import Keys
+from tests.engine import records
 from tests.redis_server import RedisClusterNodes, RedisServer
 
 E = TypeVar("E", bound=Event)
@@ -129,6 +130,16 @@ def sentinel_flush(
             recorder.events.remove(marker)
 
     return flush
+
+
+USERS_WITH_DEVICES = ("alice", "bob")
+
+
+@pytest.fixture
+async def with_devices(engine: Engine) -> None:
+    """A device each for the users most tests push to: a challenge needs one to be created."""
+    for user_id in USERS_WITH_DEVICES:
+        await records.enrolled(engine, user_id)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 
-from push_service.engine.base import Limits
+from push_service.engine.base import Engine, Limits
 from push_service.fatigue import Policy
 from push_service.models import (
     App,
@@ -53,6 +53,20 @@ def enrollment(user_id: str, now: float = T0, ttl: float = 600) -> Enrollment:
 
 def device(user_id: str, created_at: float = T0) -> Device:
     return Device(fresh("dev"), user_id, "pixel", fresh("key"), None, created_at)
+
+
+async def enrolled(
+    engine: Engine,
+    user_id: str,
+    created_at: float = T0,
+    app_ids: tuple[str, ...] | None = None,
+) -> Device:
+    """A device of `user_id` (for `app_ids`, or every app), added as enrollment adds one."""
+    code = enrollment(user_id)
+    added = dataclasses.replace(device(user_id, created_at), app_ids=app_ids)
+    await engine.add_enrollment(code, T0)
+    assert await engine.redeem_enrollment(code.code_hash, added, T0)
+    return added
 
 
 def challenge(

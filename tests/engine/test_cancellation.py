@@ -9,9 +9,13 @@ from __future__ import annotations
 import asyncio
 import random
 
+import pytest
+
 from push_service.engine.base import Engine
 from push_service.errors import PushError
 from tests.engine.records import T0
+
+pytestmark = pytest.mark.usefixtures("with_devices")
 
 ATTEMPTS = 200
 

@@ -13,6 +13,8 @@ from tests.engine import records
 from tests.engine.conftest import Recorder, warm
 from tests.engine.records import ROOMY, T0
 
+pytestmark = pytest.mark.usefixtures("with_devices")
+
 DAY = 24 * 3600
 
 

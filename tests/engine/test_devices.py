@@ -7,18 +7,8 @@ import dataclasses
 import time
 
 from push_service.engine.base import DeviceRevoked, Engine
-from push_service.models import Device
-from tests.engine import records
 from tests.engine.conftest import Recorder, warm
-from tests.engine.records import T0
-
-
-async def enrolled(engine: Engine, user_id: str, created_at: float = T0) -> Device:
-    enrollment = records.enrollment(user_id)
-    device = records.device(user_id, created_at)
-    await engine.add_enrollment(enrollment, T0)
-    assert await engine.redeem_enrollment(enrollment.code_hash, device, T0)
-    return device
+from tests.engine.records import T0, enrolled
 
 
 async def test_devices_are_listed_oldest_first_for_their_user_only(engine: Engine) -> None:
@@ -82,33 +72,44 @@ async def test_touch_does_not_bring_back_a_revoked_device(engine: Engine) -> Non
 
 
 async def test_a_jti_is_accepted_once(engine: Engine) -> None:
-    assert await engine.use_jti("dev_a", "jti-1", T0 + 60, T0) is True
-    assert await engine.use_jti("dev_a", "jti-1", T0 + 60, T0 + 1) is False
+    device = await enrolled(engine, "alice")
+    assert await engine.use_jti(device.device_id, "jti-1", T0 + 60, T0) is True
+    assert await engine.use_jti(device.device_id, "jti-1", T0 + 60, T0 + 1) is False
 
 
 async def test_a_jti_is_scoped_to_its_device(engine: Engine) -> None:
-    assert await engine.use_jti("dev_a", "jti-1", T0 + 60, T0) is True
-    assert await engine.use_jti("dev_b", "jti-1", T0 + 60, T0) is True
-    assert await engine.use_jti("dev_a", "jti-2", T0 + 60, T0) is True
+    a, b = await enrolled(engine, "alice"), await enrolled(engine, "alice")
+    assert await engine.use_jti(a.device_id, "jti-1", T0 + 60, T0) is True
+    assert await engine.use_jti(b.device_id, "jti-1", T0 + 60, T0) is True
+    assert await engine.use_jti(a.device_id, "jti-2", T0 + 60, T0) is True
+
+
+async def test_a_jti_of_a_device_that_is_not_active_is_refused(engine: Engine) -> None:
+    revoked = await enrolled(engine, "alice")
+    await engine.revoke_device(revoked.device_id)
+    assert await engine.use_jti(revoked.device_id, "jti-1", T0 + 60, T0) is False
+    assert await engine.use_jti("dev_unknown", "jti-1", T0 + 60, T0) is False
 
 
 async def test_concurrent_uses_of_one_jti_accept_one(engine: Engine) -> None:
+    device = await enrolled(engine, "alice")
     await warm(engine, 5)
     results = await asyncio.gather(
-        *(engine.use_jti("dev_a", "jti-1", T0 + 60, T0) for _ in range(5))
+        *(engine.use_jti(device.device_id, "jti-1", T0 + 60, T0) for _ in range(5))
     )
     assert sorted(results) == [False] * 4 + [True]
 
 
 async def test_a_jti_is_usable_again_only_after_its_expiry(engine: Engine) -> None:
     """Real time here, as Redis forgets by its own clock; a bounded poll, no fixed sleep."""
+    device_id = (await enrolled(engine, "alice")).device_id
     start = time.time()
     expires_at = start + 0.3
-    assert await engine.use_jti("dev_a", "jti-1", expires_at, start) is True
-    assert await engine.use_jti("dev_a", "jti-1", expires_at, time.time()) is False
+    assert await engine.use_jti(device_id, "jti-1", expires_at, start) is True
+    assert await engine.use_jti(device_id, "jti-1", expires_at, time.time()) is False
     while True:
         now = time.time()
-        if await engine.use_jti("dev_a", "jti-1", now + 60, now):
+        if await engine.use_jti(device_id, "jti-1", now + 60, now):
             break
         assert now < expires_at + 2, "the jti was still refused long after its expiry"
         await asyncio.sleep(0.01)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from push_service.engine.base import Engine
 from push_service.models import Challenge, DeliveryState, Status
 from tests.engine import records
 from tests.engine.conftest import warm
 from tests.engine.records import ROOMY, T0
+
+pytestmark = pytest.mark.usefixtures("with_devices")
 
 LEASE = 30.0
 

@@ -62,6 +62,7 @@ def user_of(key: bytes) -> str:
 async def create_for_users(engine: Engine, users: list[str]) -> list[Challenge]:
     challenges = [records.challenge(user) for user in users]
     for challenge in challenges:
+        await records.enrolled(engine, challenge.user_id)
         await engine.create_challenge(challenge, ROOMY, "idem", T0)
     return challenges
 
@@ -81,7 +82,7 @@ async def test_a_users_keys_share_one_slot_and_users_spread_over_the_masters(
             assert len(slots) == 1, f"{user}'s keys span slots {slots}"
             # This node counts them in that slot (other tests' users of that name may add more).
             assert await client.cluster("COUNTKEYSINSLOT", slots.pop()) >= len(mine)
-            assert len(mine) >= 5  # challenge, pending, rate, idempotency, standing
+            assert len(mine) >= 6  # challenge, pending, rate, idempotency, standing, devices
         users_by_node.append({user_of(k) for k in keys})
     assert sorted(u for on_node in users_by_node for u in on_node) == sorted(users)
     assert sum(1 for on_node in users_by_node if on_node) >= 2
@@ -130,6 +131,7 @@ async def test_scripts_lost_by_every_node_are_loaded_again(
         await client.script_flush()
     assert await cluster_engine.redeem_enrollment(enrollment.code_hash, device, T0)
     assert await cluster_engine.get_device(device.device_id) == device
+    await records.enrolled(cluster_engine, "bob")
     challenge = records.challenge("bob")
     await cluster_engine.create_challenge(challenge, ROOMY, None, T0)
     for client in node_clients:
@@ -214,6 +216,7 @@ async def test_a_stopped_master_fails_calls_fast_and_serves_again_after_its_rest
             assert time.monotonic() - began < 2.5
         stopped.start()  # empty, and without the scripts, but with its slots
         await asyncio.to_thread(own_cluster.wait_ok)
+        await records.enrolled(engine, lost)  # its device went with the node's data
         challenge = records.challenge(lost)
         assert (await engine.create_challenge(challenge, ROOMY, None, T0)).new
         assert await engine.finish(records.ended(challenge)) is True

@@ -43,6 +43,7 @@ async def started(make: MakeEngine) -> tuple[RedisEngine, Recorder]:
 async def test_events_reach_every_instance(redis_engines: MakeEngine) -> None:
     (one, heard_one), (two, heard_two) = await started(redis_engines), await started(redis_engines)
     challenge = records.challenge("alice")
+    await records.enrolled(one, "alice")
     await one.create_challenge(challenge, ROOMY, None, T0)
     for heard in (heard_one, heard_two):
         assert await heard.wait_for(ChallengeCreated) == [ChallengeCreated(challenge)]
@@ -73,6 +74,7 @@ async def test_an_announced_event_reaches_every_instance(redis_engines: MakeEngi
 async def test_another_instance_finds_records_by_id_alone(redis_engines: MakeEngine) -> None:
     """A second instance has heard nothing: it reaches users through the owner keys."""
     one, other = redis_engines(), redis_engines()
+    await records.enrolled(one, "alice")
     challenge = records.challenge("alice")
     enrollment, device = records.enrollment("bob"), records.device("bob")
     await one.create_challenge(challenge, ROOMY, None, T0)
@@ -138,7 +140,7 @@ async def test_ephemeral_keys_expire_and_durable_ones_do_not(
     assert 600 - 5 < seconds[user.rate] <= 600
     assert 600 - 5 < seconds[user.enrollment(kept.code_hash)] <= 600
     assert 0 < seconds[user.enrollment_fails(kept.code_hash)] <= 600
-    assert 120 - 5 < seconds[keys.jti(device.device_id, "jti-1")] <= 120
+    assert 120 - 5 < seconds[user.jti(device.device_id, "jti-1")] <= 120
     assert seconds[user.delivery(delivery.delivery_id)] > 0
     assert seconds[keys.delivery_owner(delivery.delivery_id)] > 0
     assert 25 < seconds[keys.presence(device.device_id)] <= 30.01
@@ -148,6 +150,7 @@ async def test_a_refused_create_leaves_no_trace(
     redis_engines: MakeEngine, raw_redis: redis.asyncio.Redis, redis_prefix: str
 ) -> None:
     engine = redis_engines()
+    await records.enrolled(engine, "alice")
     limits = records.limits(1, 100, 600)
     await engine.create_challenge(records.challenge("alice"), limits, None, T0)
     before = set(await prefixed_ttls(raw_redis, redis_prefix))
@@ -163,6 +166,7 @@ async def test_a_losing_finish_leaves_no_trace_of_its_delivery(
     redis_engines: MakeEngine, raw_redis: redis.asyncio.Redis, redis_prefix: str
 ) -> None:
     engine, keys = redis_engines(), Keys(redis_prefix)
+    await records.enrolled(engine, "alice")
     challenge = records.challenge("alice")
     await engine.create_challenge(challenge, ROOMY, None, T0)
     await engine.finish(records.ended(challenge))
@@ -246,6 +250,7 @@ async def test_calls_fail_fast_as_unavailable_while_redis_is_down_and_work_after
 ) -> None:
     engine = RedisEngine(own_server.url, prefix="test:down:")
     try:
+        await records.enrolled(engine, "alice")
         await engine.create_challenge(records.challenge("alice"), ROOMY, None, T0)
         own_server.stop()
         for name, call in calls(engine).items():
@@ -259,7 +264,10 @@ async def test_calls_fail_fast_as_unavailable_while_redis_is_down_and_work_after
             assert time.monotonic() - began < 2.5, f"{name} did not fail fast"
         own_server.start()
         await engine.ping()
+        await records.enrolled(engine, "alice")  # a restarted Redis without a file is empty
         # A restarted Redis has lost its scripts: they are loaded again on first use.
+        async with redis.asyncio.Redis.from_url(own_server.url) as raw:
+            await raw.script_flush()
         challenge = records.challenge("alice")
         assert (await engine.create_challenge(challenge, ROOMY, None, T0)).new
         assert await engine.finish(records.ended(challenge)) is True
@@ -296,6 +304,7 @@ async def test_the_listener_resubscribes_after_redis_restarts(own_server: RedisS
         deadline = time.monotonic() + 10
         while not await published_and_heard():
             assert time.monotonic() < deadline, "no event arrived after the restart"
+        await records.enrolled(engine, "alice")
         challenge = records.challenge("alice")
         await engine.create_challenge(challenge, ROOMY, None, T0)
         await heard.until(lambda: ChallengeCreated(challenge) in heard.events, "the new challenge")

@@ -13,6 +13,8 @@ from tests.engine import records
 from tests.engine.conftest import Recorder
 from tests.engine.records import ROOMY, T0
 
+pytestmark = pytest.mark.usefixtures("with_devices")
+
 
 async def pushed(engine: Engine, user_id: str = "alice", now: float = T0) -> Challenge:
     challenge = records.challenge(user_id, now=now)
