@@ -162,17 +162,28 @@ class Challenge:
 
 
 def to_record(value: Any) -> dict[str, Any]:
-    """A flat JSON-able dict of a record, for engines to store."""
-    record = dataclasses.asdict(value)
+    """A flat JSON-able dict of a record, for engines to store. Shallow (unlike
+    dataclasses.asdict, which copies every nested value): it is encoded at once and dropped."""
+    record = {name: getattr(value, name) for name in _field_names(type(value))}
     for key, item in record.items():
         if isinstance(item, tuple):
             record[key] = list(item)
     return record
 
 
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _field_names(kind: type[Any]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(kind))
+    return names
+
+
 def from_record(kind: type[T], record: dict[str, Any]) -> T:
     """Rebuild a record stored by `to_record`, ignoring fields a newer version added."""
-    names = {f.name: f for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
+    names = _field_names(kind)
     values: dict[str, Any] = {}
     for key, item in record.items():
         if key not in names:

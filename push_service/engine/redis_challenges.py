@@ -113,13 +113,14 @@ class Challenges:
             user.devices,
         ]
         life = ms(challenge.expires_at + RETENTION - now)
+        record = dump(challenge)
         args = [
-            *(challenge.challenge_id, dump(challenge), repr(challenge.expires_at), life),
+            *(challenge.challenge_id, record, repr(challenge.expires_at), life),
             *(limits.max_pending, limits.rate_limit, limits.rate_window),
             IDEMPOTENCY_TTL * 1000 if idempotency_key else 0,
             1 if look_up else 0,
             *(repr(now), RETENTION),
-            *(self._keys.channel, redis_events.encode(ChallengeCreated(challenge))),
+            *(self._keys.channel, redis_events.encode(ChallengeCreated(challenge), record)),
             *(limits.policy.max_strikes, limits.policy.max_unapproved),
             challenge.app_id,
         ]
@@ -220,9 +221,10 @@ class Challenges:
         delivery_key, delivery_args = self._outbox.script_part(user, delivery)
         jti_key = user.jti(spend.device_id, spend.jti) if spend else user.jti("", "")
         keys = [user.challenge(ended.challenge_id), user.pending, delivery_key, user.standing]
-        message = redis_events.encode(ChallengeEnded(ended))
+        record = dump(ended)
+        message = redis_events.encode(ChallengeEnded(ended), record)
         args = [
-            *(ended.challenge_id, dump(ended), self._keys.channel, message),
+            *(ended.challenge_id, record, self._keys.channel, message),
             *delivery_args,
             *_change_args(change),
             ms(spend.expires_at - spend.now) if spend else 0,

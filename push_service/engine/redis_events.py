@@ -19,7 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from .. import tasks
-from ..models import Challenge, from_record, to_record
+from ..models import Challenge, from_record
 from .base import (
     AppDeleted,
     ChallengeCreated,
@@ -29,6 +29,7 @@ from .base import (
     Event,
     Resynced,
 )
+from .redis_store import dump
 
 log = logging.getLogger("push_service.engine.redis")
 
@@ -39,7 +40,10 @@ PING_EVERY = 5.0
 PONG_WITHIN = 2.0
 
 
-def encode(event: Event) -> str:
+def encode(event: Event, record: str | None = None) -> str:
+    """The message announcing `event`. `record` is a challenge event's challenge as the engine
+    already encoded it to store it (redis_store.dump): a step that stores and announces a
+    challenge encodes it once."""
     if isinstance(event, DeviceRevoked):
         body: dict[str, Any] = {"device_id": event.device_id, "user_id": event.user_id}
         return json.dumps({"type": "device_revoked", **body})
@@ -51,7 +55,9 @@ def encode(event: Event) -> str:
     if isinstance(event, Resynced):
         raise ValueError("a resync is local to one instance and never published")
     kind = "challenge_created" if isinstance(event, ChallengeCreated) else "challenge_ended"
-    return json.dumps({"type": kind, "challenge": to_record(event.challenge)}, allow_nan=False)
+    if record is None:
+        record = dump(event.challenge)
+    return f'{{"type":"{kind}","challenge":{record}}}'
 
 
 def decode(data: bytes | str) -> Event:
