@@ -1,9 +1,13 @@
 """Complete approval flows per second, and their latency, against real service processes.
 
 N phones hold streams and approve with the number their user reads off the app (shared here in
-memory, as a person would read the screen); M apps create challenges and long-poll them.
+memory, as a person would read the screen). Closed loop (the default): M apps each create a
+challenge, long-poll it, then start the next. Open loop (`--rate R`): R flows a second are
+started on a fixed schedule, however long earlier ones take, and each flow's latency counts
+from the moment it was due, so a slow service cannot hide its delay by slowing the load down.
 
     python -m bench.flows --apps 10 --phones 10 --seconds 10
+    python -m bench.flows --rate 500 --seconds 10
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import dataclasses
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +27,17 @@ import aiohttp
 
 from client_sdk import AdminClient, AppClient, ChallengeEvent, DeviceClient, DeviceStream
 
-from .harness import ADMIN_TOKEN, Instance, percentile, redis_reads, redis_server, report, services
+from .harness import (
+    ADMIN_TOKEN,
+    Instance,
+    event_loop_runner,
+    percentile,
+    raise_open_files,
+    redis_reads,
+    redis_server,
+    report,
+    services,
+)
 
 # Lifted so the figures show throughput, not the limits: a bench phone answers far more than a
 # person could (the stream's frame budget defaults to 20 a second).
@@ -33,6 +48,21 @@ LIMITS = {
     "PUSH_WS_FRAMES_PER_SECOND": "10000",
     "PUSH_WS_FRAME_BURST": "100000",
 }
+# An open loop piles flows up on each user and long-polls on the app while the service falls
+# behind; refusing them would end the measurement where it gets interesting.
+OPEN_LOOP_LIMITS = {
+    **LIMITS,
+    "PUSH_MAX_PENDING": "100",
+    "PUSH_MAX_UNAPPROVED": "100000",
+    "PUSH_MAX_WAITS_PER_APP": "1000000",
+}
+# Users the open loop spreads its flows over, so that fewer are pending for each at once.
+OPEN_LOOP_PHONES = 100
+QUICK_OPEN_LOOP_PHONES = 10
+# No flow is given longer than this, so a run past saturation still ends.
+FLOW_SECONDS = 30.0
+# Every pending long-poll holds a connection, and past saturation there are thousands.
+OPEN_FILES = 65536
 
 
 @dataclass
@@ -43,7 +73,13 @@ class Run:
     created: dict[str, float] = field(default_factory=dict)
     seen: dict[str, float] = field(default_factory=dict)
     decided: dict[str, float] = field(default_factory=dict)
+    start_lags: list[float] = field(default_factory=list)
     errors: int = 0
+    first_error: str | None = None
+
+    def fail(self, what: str) -> None:
+        self.errors += 1
+        self.first_error = self.first_error or what
 
 
 async def phone(device: DeviceClient, run: Run, stop: asyncio.Event) -> None:
@@ -54,7 +90,10 @@ async def phone(device: DeviceClient, run: Run, stop: asyncio.Event) -> None:
             if isinstance(event, ChallengeEvent):
                 cid = event.challenge.challenge_id
                 run.seen[cid] = time.perf_counter()
-                number = await run.numbers[cid]
+                try:
+                    number = await asyncio.wait_for(asyncio.shield(run.numbers[cid]), FLOW_SECONDS)
+                except TimeoutError:  # its app never saw the create answer: leave it unanswered
+                    continue
                 await stream.send_response(event.challenge, "approve", number=number)
 
 
@@ -68,14 +107,47 @@ async def app_worker(app: AppClient, users: list[str], run: Run, until: float) -
             challenge = await app.create_challenge(user)
             run.created[challenge.challenge_id] = started
             run.numbers[challenge.challenge_id].set_result(challenge.match_number or "")
-            final = await app.wait(challenge.challenge_id, timeout=30)
-        except Exception:  # a failed flow is counted, not fatal
-            run.errors += 1
+            final = await app.wait(challenge.challenge_id, timeout=FLOW_SECONDS)
+        except Exception as error:  # a failed flow is counted, not fatal
+            run.fail(repr(error))
             continue
         if final.status == "approved":
             run.decided[challenge.challenge_id] = time.perf_counter()
         else:
-            run.errors += 1
+            run.fail(f"ended {final.status}")
+
+
+async def offer(
+    clients: list[AppClient], users: list[str], run: Run, rate: float, start: float, seconds: float
+) -> None:
+    """Start `rate` flows a second from `start` for `seconds`, each in its own task whatever the
+    earlier ones are doing (an open loop); return once every flow has ended."""
+    flows = []
+    for index in range(round(rate * seconds)):
+        due = start + index / rate
+        # Also yields when behind schedule, so the flows already started make progress.
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        client, user = clients[index % len(clients)], users[index % len(users)]
+        flows.append(asyncio.create_task(scheduled_flow(client, user, run, due)))
+    await asyncio.gather(*flows)
+
+
+async def scheduled_flow(app: AppClient, user: str, run: Run, due: float) -> None:
+    """One open-loop flow; its latency counts from `due`, when it should have started."""
+    run.start_lags.append(time.perf_counter() - due)
+    try:
+        async with asyncio.timeout(FLOW_SECONDS):
+            challenge = await app.create_challenge(user)
+            run.created[challenge.challenge_id] = due
+            run.numbers[challenge.challenge_id].set_result(challenge.match_number or "")
+            final = await app.wait(challenge.challenge_id, timeout=FLOW_SECONDS)
+    except Exception as error:  # a failed flow is counted, not fatal
+        run.fail(repr(error))
+        return
+    if final.status == "approved":
+        run.decided[challenge.challenge_id] = time.perf_counter()
+    else:
+        run.fail(f"ended {final.status}")
 
 
 async def enroll_phones(
@@ -98,8 +170,14 @@ def _on(url: str, device: DeviceClient, session: aiohttp.ClientSession) -> Devic
 
 
 async def measure(
-    instances: list[Instance], apps: int, phones: int, seconds: float, redis_url: str = ""
+    instances: list[Instance],
+    apps: int,
+    phones: int,
+    seconds: float,
+    redis_url: str = "",
+    rate: float = 0.0,
 ) -> dict[str, object]:
+    """A closed loop of `apps` apps or, given a `rate`, an open loop of that many flows a second."""
     urls = [i.url for i in instances]
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -116,10 +194,7 @@ async def measure(
         cpu_before = sum(i.cpu_seconds() for i in instances)
         reads_before = redis_reads(redis_url) if redis_url else 0
         started = time.perf_counter()
-        until = started + seconds
-        await asyncio.gather(
-            *(app_worker(c, users[j::apps], run, until) for j, c in enumerate(clients))
-        )
+        await _drive(clients, users, run, rate, started, seconds)
         elapsed = time.perf_counter() - started
         cpu = sum(i.cpu_seconds() for i in instances) - cpu_before
         reads = redis_reads(redis_url) - reads_before if redis_url else 0
@@ -128,11 +203,27 @@ async def measure(
             task.cancel()
         await asyncio.gather(*phone_tasks, return_exceptions=True)
     figures = _figures(run, elapsed, cpu, apps, phones, len(instances))
+    figures["client_event_loop"] = type(asyncio.get_running_loop()).__module__.split(".")[0]
+    if rate:
+        figures.update(_open_loop_figures(run, rate, started, seconds, elapsed))
     if redis_url:
         flows = max(1, len(run.decided))
         figures["redis_round_trips_per_flow"] = round(reads / flows, 2)
         figures["redis_background_per_flow"] = round(background * elapsed / flows, 2)
     return figures
+
+
+async def _drive(
+    clients: list[AppClient], users: list[str], run: Run, rate: float, start: float, seconds: float
+) -> None:
+    if rate:
+        await offer(clients, users, run, rate, start, seconds)
+        return
+    until = start + seconds
+    count = len(clients)
+    await asyncio.gather(
+        *(app_worker(c, users[j::count], run, until) for j, c in enumerate(clients))
+    )
 
 
 async def _background_reads(redis_url: str, seconds: float = 2.0) -> float:
@@ -157,22 +248,71 @@ def _figures(
         "seconds": round(elapsed, 2),
         "flows": len(done),
         "errors": run.errors,
+        "first_error": run.first_error,
         "flows_per_second": round(len(done) / elapsed, 1),
-        "create_to_phone_ms": {"p50": _ms(to_phone, 0.5), "p99": _ms(to_phone, 0.99)},
-        "create_to_decision_ms": {"p50": _ms(to_decision, 0.5), "p99": _ms(to_decision, 0.99)},
+        "create_to_phone_ms": _spread(to_phone),
+        "create_to_decision_ms": _spread(to_decision),
         "server_cpu_us_per_flow": round(cpu / max(1, len(done)) * 1e6),
     }
 
 
-def _ms(values: list[float], fraction: float) -> float:
-    return round(percentile(values, fraction), 2)
+def _open_loop_figures(
+    run: Run, rate: float, started: float, seconds: float, elapsed: float
+) -> dict[str, object]:
+    """Throughput counts the flows decided while the load was offered: past saturation the
+    rest are the backlog, drained afterwards."""
+    on_time = sum(1 for t in run.decided.values() if t <= started + seconds)
+    return {
+        "offered_per_second": rate,
+        "flows_per_second": round(on_time / seconds, 1),
+        "seconds": round(seconds, 2),
+        "drain_seconds": round(max(0.0, elapsed - seconds), 2),
+        "start_lag_ms": _spread([lag * 1000 for lag in run.start_lags]),
+    }
+
+
+def _spread(values_ms: Sequence[float]) -> dict[str, float]:
+    return {
+        name: round(percentile(values_ms, fraction), 2)
+        for name, fraction in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+    }
+
+
+def run_flows(
+    *,
+    apps: int,
+    phones: int,
+    seconds: float,
+    instances: int = 1,
+    redis_url: str = "",
+    private_redis: bool = False,
+    rate: float = 0.0,
+) -> dict[str, object]:
+    """Start the services (and a private redis-server if asked), measure, stop them all."""
+    if rate:
+        raise_open_files(OPEN_FILES)
+    with contextlib.ExitStack() as stack:
+        url = redis_url or (stack.enter_context(redis_server()) if private_redis else "")
+        limits = OPEN_LOOP_LIMITS if rate else LIMITS
+        env = dict(limits, **({"PUSH_REDIS_URL": url} if url else {}))
+        started = stack.enter_context(services(instances, env))
+        with event_loop_runner() as runner:
+            figures = runner.run(measure(started, apps, phones, seconds, url, rate))
+    figures["engine"] = "redis" if url else "memory"
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--apps", type=int, default=10, help="concurrent apps")
-    parser.add_argument("--phones", type=int, default=0, help="phones (default: as many as apps)")
+    parser.add_argument(
+        "--phones",
+        type=int,
+        default=0,
+        help=f"phones (default: as many as apps, or {OPEN_LOOP_PHONES} with --rate)",
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=0.0, help="open loop: flows offered a second")
     parser.add_argument("--instances", type=int, default=1)
     parser.add_argument("--redis-url", default="", help="use the Redis engine at this URL")
     parser.add_argument(
@@ -180,36 +320,66 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="a tiny run, for smoke tests")
     args = parser.parse_args()
+    if args.rate < 0:
+        parser.error("--rate cannot be negative")
+    apps, phones = _sizes(args)
     if args.quick:
-        args.apps, args.phones, args.seconds = min(args.apps, 2), min(args.phones or 2, 2), 2.0
-    phones = max(args.phones, args.apps)
-    with contextlib.ExitStack() as stack:
-        url = args.redis_url or (stack.enter_context(redis_server()) if args.redis else "")
-        env = dict(LIMITS, **({"PUSH_REDIS_URL": url} if url else {}))
-        instances = stack.enter_context(services(args.instances, env))
-        figures = asyncio.run(measure(instances, args.apps, phones, args.seconds, url))
-    figures["engine"] = "redis" if url else "memory"
+        args.seconds = 2.0
+    figures = run_flows(
+        apps=apps,
+        phones=phones,
+        seconds=args.seconds,
+        instances=args.instances,
+        redis_url=args.redis_url,
+        private_redis=args.redis,
+        rate=args.rate,
+    )
+    report("Complete approval flows", _rows(figures), figures)
+
+
+def _sizes(args: argparse.Namespace) -> tuple[int, int]:
+    """Apps and phones: in a closed loop each app has its own users; an open loop spreads its
+    flows over many users."""
+    apps = min(args.apps, 2) if args.quick else args.apps
+    if args.rate:
+        wanted = args.phones or OPEN_LOOP_PHONES
+        return apps, min(wanted, QUICK_OPEN_LOOP_PHONES) if args.quick else wanted
+    phones = min(args.phones or 2, 2) if args.quick else args.phones
+    return apps, max(phones, apps)
+
+
+def _rows(figures: dict[str, object]) -> list[tuple[str, str]]:
     rows = [
         ("engine", f"{figures['engine']} x {figures['instances']} instance(s)"),
         ("apps / phones", f"{figures['apps']} / {figures['phones']}"),
+    ]
+    if "offered_per_second" in figures:
+        rows.append(("offered flows per second", str(figures["offered_per_second"])))
+    rows += [
         (
             "complete flows",
             f"{figures['flows']} in {figures['seconds']} s ({figures['errors']} errors)",
         ),
         ("flows per second", str(figures["flows_per_second"])),
-        ("create -> phone (ms)", _pair(figures["create_to_phone_ms"])),
-        ("create -> decision (ms)", _pair(figures["create_to_decision_ms"])),
+        ("create -> phone (ms)", show_spread(figures["create_to_phone_ms"])),
+        ("create -> decision (ms)", show_spread(figures["create_to_decision_ms"])),
         ("server CPU per flow (us)", str(figures["server_cpu_us_per_flow"])),
     ]
+    if "offered_per_second" in figures:
+        rows.append(("start behind schedule (ms)", show_spread(figures["start_lag_ms"])))
+        rows.append(("drained after the load (s)", str(figures["drain_seconds"])))
     if "redis_round_trips_per_flow" in figures:
         rows.append(("Redis round trips per flow", str(figures["redis_round_trips_per_flow"])))
         rows.append(("  of which background", str(figures["redis_background_per_flow"])))
-    report("Complete approval flows", rows, figures)
+    if figures["first_error"]:
+        rows.append(("first error", str(figures["first_error"])))
+    return rows
 
 
-def _pair(value: object) -> str:
+def show_spread(value: object) -> str:
+    """A {"p50", "p95", "p99"} figure as table text."""
     assert isinstance(value, dict)
-    return f"p50 {value['p50']}  p99 {value['p99']}"
+    return f"p50 {value['p50']}  p95 {value['p95']}  p99 {value['p99']}"
 
 
 if __name__ == "__main__":

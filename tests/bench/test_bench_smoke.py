@@ -35,10 +35,12 @@ def run_bench(name: str, *args: str) -> dict[str, Any]:
     return figures
 
 
-def assert_ordered(pair: dict[str, float]) -> None:
-    assert math.isfinite(pair["p50"])
-    assert math.isfinite(pair["p99"])
-    assert pair["p50"] <= pair["p99"]
+def assert_ordered(spread: dict[str, float]) -> None:
+    """p50 <= p95 <= p99, all finite; p95 where the figure has one."""
+    values = [spread[name] for name in ("p50", "p95", "p99") if name in spread]
+    assert len(values) >= 2, spread
+    assert all(math.isfinite(value) for value in values), spread
+    assert values == sorted(values), spread
 
 
 def assert_positive(figures: dict[str, Any], *names: str) -> None:
@@ -53,6 +55,39 @@ def test_flows() -> None:
     assert figures["errors"] == 0
     assert_ordered(figures["create_to_phone_ms"])
     assert_ordered(figures["create_to_decision_ms"])
+    assert "p95" in figures["create_to_decision_ms"]
+
+
+@pytest.mark.timeout(240)
+def test_flows_open_loop() -> None:
+    figures = run_bench("flows", "--rate", "40")
+    assert figures["offered_per_second"] == 40
+    assert_positive(figures, "flows", "flows_per_second", "server_cpu_us_per_flow", "seconds")
+    assert figures["errors"] == 0, figures["first_error"]
+    assert figures["drain_seconds"] >= 0
+    for name in ("create_to_phone_ms", "create_to_decision_ms", "start_lag_ms"):
+        assert set(figures[name]) == {"p50", "p95", "p99"}, name
+        assert_ordered(figures[name])
+
+
+@pytest.mark.timeout(240)
+def test_load_curve(tmp_path: Path) -> None:
+    out = tmp_path / "curve.png"
+    figures = run_bench("load_curve", "--out", str(out))
+    assert figures["plot"] == str(out)
+    data = out.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(data) > 10_000  # two panels of lines and text, not an empty canvas
+    steps = figures["steps"]
+    wanted = {(engine, rate) for engine in ("memory", "redis") for rate in figures["rates"]}
+    assert len(figures["rates"]) == 2
+    assert len(steps) == len(wanted)
+    assert {(step["engine"], step["offered_per_second"]) for step in steps} == wanted
+    for step in steps:
+        assert step["errors"] == 0, step["first_error"]
+        assert step["flows_per_second"] > 0
+        assert_ordered(step["create_to_phone_ms"])
+        assert_ordered(step["create_to_decision_ms"])
 
 
 @pytest.mark.timeout(240)
