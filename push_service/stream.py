@@ -1,9 +1,10 @@
 """The device stream: a websocket that authenticates in its first message, then carries
 challenges down and signed answers up.
 
-Writes go through each connection's bounded outbox and its own writer task, so the fan-out
-never awaits a phone. Close codes: 4401 auth refused or late, 4403 revoked, 4408 too slow,
-4429 too many streams for one device, 1009 frame too large (aiohttp enforces it).
+Writes go through each connection's bounded outbox, drained by a writer task while frames
+wait, so the fan-out never awaits a phone. Close codes: 4401 auth refused or late, 4403
+revoked, 4408 too slow, 4429 too many streams for one device, 1009 frame too large (aiohttp
+enforces it).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ log = logging.getLogger("push_service.stream")
 class Connection:
     """One authenticated phone: its outbox, and the challenges it was shown."""
 
+    # Slots: an instance per idle phone, thousands to an instance.
+    __slots__ = ("_outbox", "budget", "device", "shown", "ws")
+
     def __init__(
         self, ws: web.WebSocketResponse, device: Device, size: int, budget: FrameBudget
     ) -> None:
@@ -37,10 +41,7 @@ class Connection:
         self.budget = budget
         self.shown: set[str] = set()
         self._outbox = Outbox(
-            ws.send_str,
-            size,
-            on_full=lambda: self.close_soon(frames.CLOSE_SLOW, "too slow to read its messages"),
-            name=f"ws-writer-{device.device_id}",
+            ws.send_str, size, on_full=self._too_slow, name=f"ws-writer-{device.device_id}"
         )
 
     def offer(self, frame: str) -> bool:
@@ -53,9 +54,14 @@ class Connection:
     async def stop(self) -> None:
         await self._outbox.stop()
 
+    def _too_slow(self) -> None:
+        self.close_soon(frames.CLOSE_SLOW, "too slow to read its messages")
+
 
 class FrameBudget:
     """A token bucket: how many frames a phone may send, refilled at a steady rate."""
+
+    __slots__ = ("_at", "_burst", "_rate", "_tokens")
 
     def __init__(self, rate: float, burst: int) -> None:
         self._rate = rate
@@ -111,9 +117,16 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
     finally:
         push.hub.remove(connection)
         await connection.stop()
-        with contextlib.suppress(PushError):
-            await push.presence.offline(device)
+        # Shielded: a handler cancelled because its connection dropped (aiohttp's
+        # handler_cancellation) must still tell the fleet the phone left, rather than leave it
+        # counted as connected until the presence deadline.
+        await asyncio.shield(_offline(push, device))
     return ws
+
+
+async def _offline(push: PushService, device: Device) -> None:
+    with contextlib.suppress(PushError):
+        await push.presence.offline(device)
 
 
 async def _authenticate(ws: web.WebSocketResponse, push: PushService) -> Device | None:
