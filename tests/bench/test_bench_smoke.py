@@ -124,4 +124,18 @@ def test_limit() -> None:
         assert_positive(figures[kind], "rtt_us_p50", "per_second", "server_cpu_us")
     assert figures["redis"] is None
     assert_positive(figures, "floor_us_per_flow", "floor_flows_per_second_per_core")
-    assert figures["flow"] == {"http_requests": 2, "ws_frames": 3, "token_checks": 1}
+    assert figures["flow"] == {
+        "http_requests": 2,
+        "ws_frames": 3,
+        "token_checks": 1,
+        "redis_round_trips": 4,
+    }
+    assert "floor_redis_us_per_flow" not in figures
+
+
+@pytest.mark.timeout(240)
+def test_limit_on_redis() -> None:
+    figures = run_bench("limit", "--redis")
+    assert_positive(figures["redis"], "rtt_us_p50", "per_second", "client_cpu_us")
+    assert figures["floor_redis_us_per_flow"] > figures["floor_us_per_flow"]
+    assert figures["floor_redis_flows_per_second_per_core"] > 0
