@@ -51,6 +51,7 @@ class Settings:
     redis_url: Secret | None = None
     redis_cluster: bool = False
     redis_prefix: str = "push:"
+    redis_connections: int = 64
     match_key: Secret | None = None
     enrollment_ttl: int = 600
     match_digits: int = 3
@@ -108,6 +109,9 @@ class Settings:
             "redis_cluster": reader.get("PUSH_REDIS_CLUSTER", _flag, False),
             "match_key": reader.get("PUSH_MATCH_KEY", _optional_secret, None),
             "redis_prefix": reader.get("PUSH_REDIS_PREFIX", _nonempty, cls.redis_prefix),
+            "redis_connections": reader.get(
+                "PUSH_REDIS_CONNECTIONS", _int_in(2, 10_000), cls.redis_connections
+            ),
             "enrollment_ttl": reader.get(
                 "PUSH_ENROLLMENT_TTL", _int_in(60, 86400), cls.enrollment_ttl
             ),

@@ -16,5 +16,8 @@ def engine_for(settings: Settings) -> Engine:
     from .redis import RedisEngine
 
     return RedisEngine(
-        settings.redis_url.reveal(), prefix=settings.redis_prefix, cluster=settings.redis_cluster
+        settings.redis_url.reveal(),
+        prefix=settings.redis_prefix,
+        cluster=settings.redis_cluster,
+        connections=settings.redis_connections,
     )

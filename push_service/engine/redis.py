@@ -44,6 +44,8 @@ TIMEOUT = 1.5
 """Seconds to connect, or for the event channel to answer: a dead Redis is noticed fast."""
 DEADLINE = 2.0
 """Seconds one engine call may take, all its round trips included, before it fails."""
+CONNECTIONS = 64
+"""Connections to one Redis server at most; calls beyond wait for one (within DEADLINE)."""
 
 
 class RedisEngine:
@@ -55,9 +57,10 @@ class RedisEngine:
         cluster: bool = False,
         timeout: float = TIMEOUT,
         deadline: float = DEADLINE,
+        connections: int = CONNECTIONS,
     ) -> None:
         self.deadline = deadline
-        self._store = Store(url, prefix, timeout, cluster=cluster)
+        self._store = Store(url, prefix, timeout, cluster=cluster, connections=connections)
         self._redis = self._store.redis
         self._keys = self._store.keys
         self._outbox = Outbox(self._store)

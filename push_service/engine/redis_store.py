@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
 
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline
 from redis.asyncio.retry import Retry
@@ -140,15 +140,17 @@ class Owners:
 class Store:
     """A Redis client (one server or a cluster) with the engine's keys and scripts."""
 
-    def __init__(self, url: str, prefix: str, timeout: float, *, cluster: bool = False) -> None:
+    def __init__(
+        self, url: str, prefix: str, timeout: float, *, cluster: bool, connections: int
+    ) -> None:
         self.cluster = cluster
         self.redis: Client
         if cluster:
             self.redis = cluster_client(url, timeout)
             # The event channel's client: a plain one, to the URL's node.
-            self.listener = server_client(url, timeout)
+            self.listener = server_client(url, timeout, 2)
         else:
-            self.redis = self.listener = server_client(url, timeout)
+            self.redis = self.listener = server_client(url, timeout, connections)
         self.timeout = timeout
         self.keys = Keys(prefix)
         self.scripts = Scripts.register(self.redis)
@@ -268,9 +270,15 @@ class Store:
 # No socket_timeout either: redis-py enforces it on writes with asyncio.wait_for, which on
 # Python 3.11 can swallow the cancellation of the calling task (CPython gh-86296), so a task
 # stopped mid-command would run on. Calls are bounded by `guarded` instead.
-def server_client(url: str, timeout: float) -> Redis:
-    return Redis.from_url(
+#
+# A blocking pool: at a burst beyond `connections` calls in flight, a call waits its turn for a
+# connection (bounded by `guarded`'s deadline) rather than fail at once, as redis-py's default
+# pool does past its 100 connections.
+def server_client(url: str, timeout: float, connections: int) -> Redis:
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=connections,
+        timeout=None,
         socket_timeout=None,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
@@ -278,6 +286,7 @@ def server_client(url: str, timeout: float) -> Redis:
         # old connections are found dead here, not by a request that then fails.
         health_check_interval=HEALTH_CHECK_INTERVAL,
     )
+    return Redis.from_pool(pool)
 
 
 def cluster_client(url: str, timeout: float) -> RedisCluster:

@@ -311,3 +311,27 @@ async def test_the_listener_resubscribes_after_redis_restarts(own_server: RedisS
     finally:
         await publisher.aclose()
         await engine.close()
+
+
+async def test_a_burst_beyond_the_connection_pool_waits_its_turn(
+    redis_server: RedisServer, redis_prefix: str
+) -> None:
+    """Many more calls in flight than connections: each waits for one, none fails, and the
+    engine never opens more than it may."""
+    engine = RedisEngine(redis_server.url, prefix=redis_prefix, connections=3)
+    async with redis.asyncio.Redis.from_url(redis_server.url) as raw:
+        before = len(await raw.client_list())
+        try:
+            await records.enrolled(engine, "alice")
+            challenges = [records.challenge("alice") for _ in range(60)]
+            created = await asyncio.gather(
+                *(engine.create_challenge(c, ROOMY, None, T0) for c in challenges)
+            )
+            assert all(c.new for c in created)
+            found = await asyncio.gather(
+                *(engine.get_challenge(c.challenge_id) for c in challenges)
+            )
+            assert found == challenges
+            assert len(await raw.client_list()) - before <= 3
+        finally:
+            await engine.close()
