@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
 
-from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline
 from redis.asyncio.retry import Retry
@@ -75,7 +75,7 @@ class Bounded(Protocol):
 
     @property
     def store(self) -> Store:
-        """The store the calls go to."""
+        """The store the calls go to, and whose turns they wait for."""
 
 
 S = TypeVar("S", bound=Bounded)
@@ -90,7 +90,7 @@ def guarded(
     @functools.wraps(method)
     async def run(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
         try:
-            async with asyncio.timeout(self.deadline):
+            async with asyncio.timeout(self.deadline), self.store.turns:
                 return await method(self, *args, **kwargs)
         except FAILURES as exc:  # OSError includes the deadline's TimeoutError
             log.warning("redis %s failed: %s: %s", method.__name__, type(exc).__name__, exc)
@@ -145,10 +145,15 @@ class Store:
     ) -> None:
         self.cluster = cluster
         self.redis: Client
+        # Engine calls in flight at once, each holding at most one connection at a time: at a
+        # burst, a call waits its turn here (within its deadline) rather than fail for want of
+        # a connection. A semaphore costs nothing while turns are free, unlike redis-py's
+        # blocking pool, which sets a timer for every command.
+        self.turns = asyncio.Semaphore(connections)
         if cluster:
             self.redis = cluster_client(url, timeout)
             # The event channel's client: a plain one, to the URL's node.
-            self.listener = server_client(url, timeout, 2)
+            self.listener = server_client(url, timeout, 1)
         else:
             self.redis = self.listener = server_client(url, timeout, connections)
         self.timeout = timeout
@@ -270,15 +275,11 @@ class Store:
 # No socket_timeout either: redis-py enforces it on writes with asyncio.wait_for, which on
 # Python 3.11 can swallow the cancellation of the calling task (CPython gh-86296), so a task
 # stopped mid-command would run on. Calls are bounded by `guarded` instead.
-#
-# A blocking pool: at a burst beyond `connections` calls in flight, a call waits its turn for a
-# connection (bounded by `guarded`'s deadline) rather than fail at once, as redis-py's default
-# pool does past its 100 connections.
+# `connections` is the engine calls' share; the event channel holds one more.
 def server_client(url: str, timeout: float, connections: int) -> Redis:
-    pool = BlockingConnectionPool.from_url(
+    return Redis.from_url(
         url,
-        max_connections=connections,
-        timeout=None,
+        max_connections=connections + 1,
         socket_timeout=None,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
@@ -286,7 +287,6 @@ def server_client(url: str, timeout: float, connections: int) -> Redis:
         # old connections are found dead here, not by a request that then fails.
         health_check_interval=HEALTH_CHECK_INTERVAL,
     )
-    return Redis.from_pool(pool)
 
 
 def cluster_client(url: str, timeout: float) -> RedisCluster:
