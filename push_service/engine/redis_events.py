@@ -113,7 +113,8 @@ class Subscription:
             if confirmation is None or confirmation["type"] != "subscribe":
                 raise RedisConnectionError("no subscription confirmation")
         except BaseException:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            # redis-py types aclose() only from 8.x; older releases within our floor do not.
+            await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
             raise
         return pubsub
 
@@ -125,7 +126,7 @@ class Subscription:
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
 
     async def _run(self) -> None:
         delay = BACKOFF_FIRST
