@@ -192,17 +192,22 @@ async def measure(
         users = [f"user{i}" for i in range(phones)]
         clients = [AppClient(urls[j % len(urls)], api_key, session=session) for j in range(apps)]
         cpu_before = sum(i.cpu_seconds() for i in instances)
+        own_cpu_before = time.process_time()
         reads_before = redis_reads(redis_url) if redis_url else 0
         started = time.perf_counter()
         await _drive(clients, users, run, rate, started, seconds)
         elapsed = time.perf_counter() - started
         cpu = sum(i.cpu_seconds() for i in instances) - cpu_before
+        own_cpu = time.process_time() - own_cpu_before
         reads = redis_reads(redis_url) - reads_before if redis_url else 0
         stop.set()
         for task in phone_tasks:
             task.cancel()
         await asyncio.gather(*phone_tasks, return_exceptions=True)
     figures = _figures(run, elapsed, cpu, apps, phones, len(instances))
+    # The load generator shares the machine: its cost per flow says how much of the cores the
+    # service could have had.
+    figures["load_generator_cpu_us_per_flow"] = round(own_cpu / max(1, len(run.decided)) * 1e6)
     figures["client_event_loop"] = type(asyncio.get_running_loop()).__module__.split(".")[0]
     if rate:
         figures.update(_open_loop_figures(run, rate, started, seconds, elapsed))
@@ -364,6 +369,7 @@ def _rows(figures: dict[str, object]) -> list[tuple[str, str]]:
         ("create -> phone (ms)", show_spread(figures["create_to_phone_ms"])),
         ("create -> decision (ms)", show_spread(figures["create_to_decision_ms"])),
         ("server CPU per flow (us)", str(figures["server_cpu_us_per_flow"])),
+        ("load generator CPU per flow (us)", str(figures["load_generator_cpu_us_per_flow"])),
     ]
     if "offered_per_second" in figures:
         rows.append(("start behind schedule (ms)", show_spread(figures["start_lag_ms"])))

@@ -77,5 +77,9 @@ def _encodable(text: str) -> None:
         raise invalid("A string holds a lone surrogate (\\ud800-\\udfff escape).") from None
 
 
+# One encoder for every response and frame: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(value)

@@ -52,6 +52,7 @@ def assert_positive(figures: dict[str, Any], *names: str) -> None:
 def test_flows() -> None:
     figures = run_bench("flows")
     assert_positive(figures, "flows", "flows_per_second", "server_cpu_us_per_flow", "seconds")
+    assert_positive(figures, "load_generator_cpu_us_per_flow")
     assert figures["errors"] == 0
     assert_ordered(figures["create_to_phone_ms"])
     assert_ordered(figures["create_to_decision_ms"])
@@ -63,6 +64,7 @@ def test_flows_open_loop() -> None:
     figures = run_bench("flows", "--rate", "40")
     assert figures["offered_per_second"] == 40
     assert_positive(figures, "flows", "flows_per_second", "server_cpu_us_per_flow", "seconds")
+    assert_positive(figures, "load_generator_cpu_us_per_flow")
     assert figures["errors"] == 0, figures["first_error"]
     assert figures["drain_seconds"] >= 0
     for name in ("create_to_phone_ms", "create_to_decision_ms", "start_lag_ms"):
