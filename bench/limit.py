@@ -27,6 +27,7 @@ from aiohttp import web
 
 from client_sdk import DeviceKey, response_token
 from client_sdk.keys import b64url_decode
+from push_service import signatures
 from push_service import tokens as service_tokens
 from push_service.loops import new_loop
 
@@ -60,7 +61,8 @@ def per_call_us(call: Callable[[], object], seconds: float) -> float:
 
 
 def token_costs(seconds: float) -> dict[str, float]:
-    """A signed response token, checked three ways: its bare signature, PyJWT, the service."""
+    """A signed response token, checked four ways: its bare signature by OpenSSL and by
+    libsodium, PyJWT, the service (which uses the faster of the two when installed)."""
     key = DeviceKey.generate()
     token = response_token(
         key,
@@ -78,10 +80,15 @@ def token_costs(seconds: float) -> dict[str, float]:
     def decode() -> object:
         return jwt.decode(token, public, algorithms=["EdDSA"], audience=ISSUER, issuer=DEVICE_ID)
 
+    sodium = signatures.SODIUM
     return {
         "ed25519_verify_us": per_call_us(lambda: public.verify(raw_signature, message), seconds),
+        "ed25519_verify_libsodium_us": (
+            per_call_us(lambda: sodium(x, raw_signature, message), seconds) if sodium else None
+        ),
         "jwt_decode_us": per_call_us(decode, seconds),
         "service_token_check_us": per_call_us(lambda: _service_check(token, x), seconds),
+        "service_signatures": signatures.BACKEND,
     }
 
 
@@ -247,8 +254,12 @@ def rows(f: dict[str, object]) -> list[tuple[str, str]]:
     assert isinstance(ws, dict)
     table = [
         ("Ed25519 verification (cryptography)", f"{f['ed25519_verify_us']} us"),
+        ("Ed25519 verification (libsodium)", f"{f['ed25519_verify_libsodium_us'] or '-'} us"),
         ("PyJWT EdDSA decode of a response token", f"{f['jwt_decode_us']} us"),
-        ("the service's own token check", f"{f['service_token_check_us']} us"),
+        (
+            f"the service's own token check ({f['service_signatures']})",
+            f"{f['service_token_check_us']} us",
+        ),
         ("server", "trivial aiohttp app in a subprocess; CPU from /proc"),
         *_round_trip_rows("HTTP GET (keep-alive session)", http),
         *_round_trip_rows("websocket 400-byte echo", ws),

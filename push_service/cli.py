@@ -8,7 +8,7 @@ import sys
 
 from aiohttp import web
 
-from . import logs
+from . import logs, signatures
 from .app import create_app
 from .config import ConfigError, Settings
 from .loops import new_loop
@@ -38,7 +38,8 @@ def _greet(settings: Settings, loop_name: str) -> None:
     engine = "Redis" if settings.redis_url else "in-process"
     lines = [
         f"push-service on {settings.base_url}"
-        f" ({engine} engine, {loop_name} loop, issuer {settings.issuer!r})"
+        f" ({engine} engine, {loop_name} loop, {signatures.BACKEND} signatures,"
+        f" issuer {settings.issuer!r})"
     ]
     if settings.admin_token_generated:
         lines += [

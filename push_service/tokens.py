@@ -14,13 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from functools import lru_cache
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from . import jsonbody
+from . import jsonbody, signatures
 from .ed25519 import problem_with
 from .errors import ErrorCode, PushError, invalid_token
 from .fields import Fields
@@ -76,11 +72,6 @@ def parse_jwk(value: Any, *, error: ErrorCode = ErrorCode.INVALID_KEY) -> str:
     return str(x)
 
 
-@lru_cache(maxsize=65536)
-def public_key(x: str) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(b64url_decode(x))
-
-
 def peek(token: Any, *, error: ErrorCode = ErrorCode.INVALID_TOKEN) -> Unverified:
     """Parse a compact JWS strictly without verifying it; pins `alg` to EdDSA."""
     if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_BYTES:
@@ -116,12 +107,8 @@ def peek(token: Any, *, error: ErrorCode = ErrorCode.INVALID_TOKEN) -> Unverifie
 
 
 def check_signature(unverified: Unverified, x: str, error: ErrorCode) -> None:
-    try:
-        public_key(x).verify(unverified.signature, unverified.signing_input)
-    except (InvalidSignature, ValueError):
-        raise PushError(
-            error, "The token's signature does not verify with the device's key."
-        ) from None
+    if not signatures.verify(x, unverified.signature, unverified.signing_input):
+        raise PushError(error, "The token's signature does not verify with the device's key.")
 
 
 def verify_device_token(

@@ -122,6 +122,8 @@ def test_webhooks() -> None:
 def test_limit() -> None:
     figures = run_bench("limit")
     assert_positive(figures, "ed25519_verify_us", "jwt_decode_us", "service_token_check_us")
+    assert_positive(figures, "ed25519_verify_libsodium_us")
+    assert figures["service_signatures"] == "libsodium"
     for kind in ("http", "ws"):
         assert_positive(figures[kind], "rtt_us_p50", "per_second", "server_cpu_us")
     assert figures["redis"] is None

@@ -50,7 +50,7 @@ async def test_the_service_runs_on_the_chosen_loop_and_says_so(choice: str, tmp_
             await service.wait_healthy(session)
     finally:
         assert await service.terminate() == 0
-    assert f"in-process engine, {choice} loop" in service.log_text()
+    assert f"in-process engine, {choice} loop, libsodium signatures" in service.log_text()
 
 
 def test_an_unknown_loop_is_a_configuration_error() -> None:
