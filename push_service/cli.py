@@ -8,7 +8,7 @@ import sys
 
 from aiohttp import web
 
-from . import logs, signatures
+from . import collector, logs, signatures
 from .app import create_app
 from .config import ConfigError, Settings
 from .loops import new_loop
@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(settings.log_level, settings.log_format)
     _greet(settings, loop_name)
     app = create_app(settings)
+    app.on_startup.append(collector.freeze_startup_objects)
     web.run_app(app, host=settings.host, port=settings.port, print=None, loop=loop)
     return 0
 
