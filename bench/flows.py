@@ -5,6 +5,8 @@ memory, as a person would read the screen). Closed loop (the default): M apps ea
 challenge, long-poll it, then start the next. Open loop (`--rate R`): R flows a second are
 started on a fixed schedule, however long earlier ones take, and each flow's latency counts
 from the moment it was due, so a slow service cannot hide its delay by slowing the load down.
+Before the flows, the same run measures the cost floor (bench.limit) for the engine in use and
+reports the service's CPU per flow as a fraction of it.
 
     python -m bench.flows --apps 10 --phones 10 --seconds 10
     python -m bench.flows --rate 500 --seconds 10
@@ -27,6 +29,7 @@ import aiohttp
 
 from client_sdk import AdminClient, AppClient, ChallengeEvent, DeviceClient, DeviceStream
 
+from . import limit
 from .harness import (
     ADMIN_TOKEN,
     Instance,
@@ -61,6 +64,8 @@ OPEN_LOOP_PHONES = 100
 QUICK_OPEN_LOOP_PHONES = 10
 # No flow is given longer than this, so a run past saturation still ends.
 FLOW_SECONDS = 30.0
+# Each loop of the cost floor measured before the flows (bench.limit's default).
+LIMIT_SECONDS = 1.0
 # Every pending long-poll holds a connection, and past saturation there are thousands.
 OPEN_FILES = 65536
 
@@ -292,19 +297,40 @@ def run_flows(
     redis_url: str = "",
     private_redis: bool = False,
     rate: float = 0.0,
+    limit_seconds: float = 0.0,
 ) -> dict[str, object]:
-    """Start the services (and a private redis-server if asked), measure, stop them all."""
+    """Start the services (and a private redis-server if asked), measure, stop them all.
+
+    Given `limit_seconds`, the cost floor is measured first, in the same run and before the
+    services start, and the figures say how close the service came to it."""
     if rate:
         raise_open_files(OPEN_FILES)
     with contextlib.ExitStack() as stack:
         url = redis_url or (stack.enter_context(redis_server()) if private_redis else "")
+        floor = limit.measure(limit_seconds, redis_url=url) if limit_seconds else None
         limits = OPEN_LOOP_LIMITS if rate else LIMITS
         env = dict(limits, **({"PUSH_REDIS_URL": url} if url else {}))
         started = stack.enter_context(services(instances, env))
         with event_loop_runner() as runner:
             figures = runner.run(measure(started, apps, phones, seconds, url, rate))
     figures["engine"] = "redis" if url else "memory"
+    if floor:
+        figures.update(_against_limit(figures, floor))
     return figures
+
+
+def _against_limit(figures: dict[str, object], floor: dict[str, object]) -> dict[str, object]:
+    """The floor for this engine, and the service's CPU per flow as a fraction of it (1.0 would
+    be a service doing nothing but the irreducible work)."""
+    limit_us = floor.get("floor_redis_us_per_flow") or floor["floor_us_per_flow"]
+    assert isinstance(limit_us, float)
+    spent = figures["server_cpu_us_per_flow"]
+    assert isinstance(spent, int)
+    return {
+        "limit_us_per_flow": limit_us,
+        "limit_flows_per_second_per_core": round(1e6 / limit_us),
+        "fraction_of_limit": round(limit_us / max(1, spent), 2),
+    }
 
 
 def main() -> None:
@@ -338,6 +364,7 @@ def main() -> None:
         redis_url=args.redis_url,
         private_redis=args.redis,
         rate=args.rate,
+        limit_seconds=limit.QUICK_SECONDS if args.quick else LIMIT_SECONDS,
     )
     report("Complete approval flows", _rows(figures), figures)
 
@@ -371,11 +398,19 @@ def _rows(figures: dict[str, object]) -> list[tuple[str, str]]:
         ("server CPU per flow (us)", str(figures["server_cpu_us_per_flow"])),
         ("load generator CPU per flow (us)", str(figures["load_generator_cpu_us_per_flow"])),
     ]
+    if "limit_us_per_flow" in figures:
+        rows.append(("limit: CPU per flow (us)", f"{figures['limit_us_per_flow']} (same run)"))
+        rows.append(
+            ("  flows/s per core at the limit", str(figures["limit_flows_per_second_per_core"]))
+        )
+        rows.append(("  this run as a fraction of it", str(figures["fraction_of_limit"])))
     if "offered_per_second" in figures:
         rows.append(("start behind schedule (ms)", show_spread(figures["start_lag_ms"])))
         rows.append(("drained after the load (s)", str(figures["drain_seconds"])))
     if "redis_round_trips_per_flow" in figures:
-        rows.append(("Redis round trips per flow", str(figures["redis_round_trips_per_flow"])))
+        least = limit.FLOW["redis_round_trips"]
+        counted = f"{figures['redis_round_trips_per_flow']} (the design's minimum: {least})"
+        rows.append(("Redis round trips per flow", counted))
         rows.append(("  of which background", str(figures["redis_background_per_flow"])))
     if figures["first_error"]:
         rows.append(("first error", str(figures["first_error"])))

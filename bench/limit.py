@@ -39,6 +39,7 @@ ISSUER = "push-approval"
 DEVICE_ID = "dev_bench"
 BATCH = 50
 START_SECONDS = 20.0
+QUICK_SECONDS = 0.2
 FRAME = "x" * 400  # about the size of a challenge frame or a signed response
 FLOW = {"http_requests": 2, "ws_frames": 3, "token_checks": 1, "redis_round_trips": 4}
 """One flow as the service sees it: the app's create and long-poll; the challenge frame down,
@@ -309,15 +310,20 @@ def main() -> None:
     if args.serve:
         serve()
         return
-    seconds = min(args.seconds, 0.2) if args.quick else args.seconds
-    figures: dict[str, object] = {**token_costs(seconds)}
+    seconds = min(args.seconds, QUICK_SECONDS) if args.quick else args.seconds
     with contextlib.ExitStack() as stack:
         url = args.redis_url or (stack.enter_context(redis_server()) if args.redis else "")
-        server = stack.enter_context(trivial_server())
-        with event_loop_runner() as runner:
-            figures.update(runner.run(network_costs(server, url, args.workers, seconds)))
-    figures.update(floor(figures), flow=FLOW, server="aiohttp, subprocess")
+        figures = measure(seconds, args.workers, url)
     report("The irreducible work of one flow", rows(figures), figures)
+
+
+def measure(seconds: float, workers: int = 8, redis_url: str = "") -> dict[str, object]:
+    """Every cost and the floor they make, each loop `seconds` long; Redis too given its URL."""
+    figures: dict[str, object] = {**token_costs(seconds)}
+    with trivial_server() as server, event_loop_runner() as runner:
+        figures.update(runner.run(network_costs(server, redis_url, workers, seconds)))
+    figures.update(floor(figures), flow=FLOW, server="aiohttp, subprocess")
+    return figures
 
 
 if __name__ == "__main__":

@@ -57,6 +57,26 @@ def test_flows() -> None:
     assert_ordered(figures["create_to_phone_ms"])
     assert_ordered(figures["create_to_decision_ms"])
     assert "p95" in figures["create_to_decision_ms"]
+    assert_against_limit(figures)
+
+
+def assert_against_limit(figures: dict[str, Any]) -> None:
+    """The floor was measured in the same run, and the service spent more than it."""
+    assert_positive(figures, "limit_us_per_flow", "limit_flows_per_second_per_core")
+    assert 0 < figures["fraction_of_limit"] < 1
+    expected = figures["limit_us_per_flow"] / figures["server_cpu_us_per_flow"]
+    assert figures["fraction_of_limit"] == pytest.approx(expected, abs=0.01)
+
+
+@pytest.mark.timeout(240)
+def test_flows_on_redis_over_two_instances() -> None:
+    figures = run_bench("flows", "--redis", "--instances", "2")
+    assert figures["engine"] == "redis"
+    assert figures["instances"] == 2
+    assert figures["errors"] == 0, figures["first_error"]
+    assert_positive(figures, "flows", "redis_round_trips_per_flow")
+    assert figures["redis_background_per_flow"] >= 0
+    assert_against_limit(figures)
 
 
 @pytest.mark.timeout(240)
