@@ -61,7 +61,7 @@ def per_call_us(call: Callable[[], object], seconds: float) -> float:
             return round(elapsed / calls * 1e6, 1)
 
 
-def token_costs(seconds: float) -> dict[str, float]:
+def token_costs(seconds: float) -> dict[str, object]:
     """A signed response token, checked four ways: its bare signature by OpenSSL and by
     libsodium, PyJWT, the service (which uses the faster of the two when installed)."""
     key = DeviceKey.generate()
