@@ -31,7 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     _greet(settings, loop_name)
     app = create_app(settings)
     app.on_startup.append(collector.freeze_startup_objects)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, loop=loop)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        backlog=settings.listen_backlog,
+        print=None,
+        loop=loop,
+    )
     return 0
 
 

@@ -44,6 +44,9 @@ class Secret:
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
+    # Connections the kernel may hold for the service before it accepts them: a 9 a.m. burst
+    # of new connections overflows a short queue, and its clients wait out SYN retransmits.
+    listen_backlog: int = 4096
     issuer: str = "push-approval"
     public_url: str = ""
     admin_tokens: tuple[Secret, ...] = ()
@@ -101,6 +104,9 @@ class Settings:
         values: dict[str, object] = {
             "host": reader.get("PUSH_HOST", str, cls.host),
             "port": reader.get("PUSH_PORT", _int_in(0, 65535), cls.port),
+            "listen_backlog": reader.get(
+                "PUSH_LISTEN_BACKLOG", _int_in(16, 65535), cls.listen_backlog
+            ),
             "issuer": reader.get("PUSH_ISSUER", _nonempty, cls.issuer),
             "public_url": reader.get("PUSH_PUBLIC_URL", _url, ""),
             "admin_tokens": tokens,

@@ -32,6 +32,18 @@ STOP_WITHIN = 10.0
 POLL = 0.05
 
 
+def serve_once(env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run `push-service serve` with `env` to its end: for configurations it must refuse."""
+    return subprocess.run(
+        [sys.executable, "-m", "push_service.cli", "serve", "--port", "0"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
 class ServiceProcess:
     """One `push-service serve` on 127.0.0.1:`port`; it can be started again on the same port."""
 

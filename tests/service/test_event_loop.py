@@ -4,9 +4,6 @@ asked to; the choice is named when the service starts."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -16,7 +13,7 @@ import uvloop
 from push_service.config import Settings
 from push_service.loops import new_loop
 from tests.conftest import ADMIN_TOKEN
-from tests.processes import ServiceProcess
+from tests.processes import ServiceProcess, serve_once
 from tests.redis_server import free_port
 
 
@@ -54,7 +51,7 @@ async def test_the_service_runs_on_the_chosen_loop_and_says_so(choice: str, tmp_
 
 
 def test_an_unknown_loop_is_a_configuration_error() -> None:
-    done = _serve({"PUSH_EVENT_LOOP": "tokio"})
+    done = serve_once({"PUSH_EVENT_LOOP": "tokio"})
     assert done.returncode == 2
     assert "PUSH_EVENT_LOOP='tokio' is not usable" in done.stderr
     assert "Traceback" not in done.stderr
@@ -62,14 +59,3 @@ def test_an_unknown_loop_is_a_configuration_error() -> None:
 
 def test_the_setting_defaults_to_auto() -> None:
     assert Settings.from_env({}).event_loop == "auto"
-
-
-def _serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "push_service.cli", "serve", "--port", "0"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
