@@ -16,11 +16,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
+from urllib.parse import urlsplit
 
 import aiohttp
+import hiredis
 import jwt
 import redis.asyncio as redis
 from aiohttp import web
@@ -212,9 +216,67 @@ def _echo_op(ws: aiohttp.ClientWebSocketResponse) -> Op:
 async def redis_costs(url: str, workers: int, seconds: float) -> dict[str, float]:
     client = redis.from_url(url)
     try:
-        return await round_trips([client.ping] * workers, seconds, None)
+        figures = await round_trips([client.ping] * workers, seconds, None)
     finally:
         await client.aclose()
+    # What a round trip costs a client that does nothing else, for comparison with redis-py.
+    bare = await _bare_connections(url, workers)
+    try:
+        least = await round_trips([_bare_ping(c) for c in bare], seconds, None)
+    finally:
+        for connection in bare:
+            connection.close()
+    figures["bare_client_cpu_us"] = least["client_cpu_us"]
+    return figures
+
+
+class BareRedis(asyncio.Protocol):
+    """The least a Redis client can do: write a packed command, parse replies with hiredis."""
+
+    def __init__(self) -> None:
+        self._reader = hiredis.Reader()
+        self._waiting: deque[asyncio.Future[object]] = deque()
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A TCP connection's transport: uvloop's is not registered as asyncio's subclass.
+        self._transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._reader.feed(data)
+        while (reply := self._reader.gets()) is not False:
+            self._waiting.popleft().set_result(reply)
+
+    def call(self, *args: str) -> asyncio.Future[object]:
+        assert self._transport is not None
+        reply = asyncio.get_running_loop().create_future()
+        self._waiting.append(reply)
+        # hiredis's stub types the command as a one-item tuple; it takes any length.
+        self._transport.write(hiredis.pack_command(args))  # type: ignore[arg-type]
+        return reply
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+async def _bare_connections(url: str, count: int) -> list[BareRedis]:
+    address = urlsplit(url)
+    loop = asyncio.get_running_loop()
+    connections = []
+    for _ in range(count):
+        _, protocol = await loop.create_connection(
+            BareRedis, address.hostname or LOOPBACK, address.port or 6379
+        )
+        connections.append(protocol)
+    return connections
+
+
+def _bare_ping(connection: BareRedis) -> Op:
+    async def ping() -> object:
+        return await connection.call("PING")
+
+    return ping
 
 
 async def network_costs(
@@ -268,6 +330,8 @@ def rows(f: dict[str, object]) -> list[tuple[str, str]]:
     if isinstance(redis_figures, dict):
         table += _round_trip_rows("Redis PING (redis-py)", redis_figures)
         table.append(("", f"{redis_figures['client_cpu_us']} us of client CPU each"))
+        bare = f"{redis_figures['bare_client_cpu_us']} us of client CPU each"
+        table.append(("Redis PING (bare protocol + hiredis)", bare))
     counted = (
         f"{FLOW['http_requests']} HTTP requests, {FLOW['ws_frames']} websocket frames, "
         f"{FLOW['token_checks']} token check"

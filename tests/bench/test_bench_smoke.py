@@ -161,5 +161,6 @@ def test_limit() -> None:
 def test_limit_on_redis() -> None:
     figures = run_bench("limit", "--redis")
     assert_positive(figures["redis"], "rtt_us_p50", "per_second", "client_cpu_us")
+    assert_positive(figures["redis"], "bare_client_cpu_us")
     assert figures["floor_redis_us_per_flow"] > figures["floor_us_per_flow"]
     assert figures["floor_redis_flows_per_second_per_core"] > 0
