@@ -36,6 +36,7 @@ from .harness import (
     event_loop_runner,
     percentile,
     raise_open_files,
+    redis_cpu_seconds,
     redis_reads,
     redis_server,
     report,
@@ -199,12 +200,14 @@ async def measure(
         cpu_before = sum(i.cpu_seconds() for i in instances)
         own_cpu_before = time.process_time()
         reads_before = redis_reads(redis_url) if redis_url else 0
+        redis_cpu_before = redis_cpu_seconds(redis_url) if redis_url else 0.0
         started = time.perf_counter()
         await _drive(clients, users, run, rate, started, seconds)
         elapsed = time.perf_counter() - started
         cpu = sum(i.cpu_seconds() for i in instances) - cpu_before
         own_cpu = time.process_time() - own_cpu_before
         reads = redis_reads(redis_url) - reads_before if redis_url else 0
+        redis_cpu = redis_cpu_seconds(redis_url) - redis_cpu_before if redis_url else 0.0
         stop.set()
         for task in phone_tasks:
             task.cancel()
@@ -220,6 +223,7 @@ async def measure(
         flows = max(1, len(run.decided))
         figures["redis_round_trips_per_flow"] = round(reads / flows, 2)
         figures["redis_background_per_flow"] = round(background * elapsed / flows, 2)
+        figures["redis_server_cpu_us_per_flow"] = round(redis_cpu / flows * 1e6)
     return figures
 
 
@@ -412,6 +416,9 @@ def _rows(figures: dict[str, object]) -> list[tuple[str, str]]:
         counted = f"{figures['redis_round_trips_per_flow']} (the design's minimum: {least})"
         rows.append(("Redis round trips per flow", counted))
         rows.append(("  of which background", str(figures["redis_background_per_flow"])))
+        rows.append(
+            ("redis-server CPU per flow (us)", str(figures["redis_server_cpu_us_per_flow"]))
+        )
     if figures["first_error"]:
         rows.append(("first error", str(figures["first_error"])))
     return rows

@@ -172,16 +172,33 @@ def _wait_redis(port: int, process: subprocess.Popen[bytes]) -> None:
 def redis_reads(url: str) -> int:
     """Requests the server has read from its clients so far (INFO total_reads_processed):
     a pipeline or a script is one read, so the difference over a run counts round trips."""
+    return int(_redis_info(url, "stats")["total_reads_processed"])
+
+
+def redis_cpu_seconds(url: str) -> float:
+    """CPU the Redis server process has used so far, system and user (INFO cpu)."""
+    cpu = _redis_info(url, "cpu")
+    return sum(float(cpu[name]) for name in ("used_cpu_sys", "used_cpu_user"))
+
+
+def _redis_info(url: str, section: str) -> dict[str, str]:
+    """One INFO section over a plain socket: one short request, no client library."""
     host, port = url.removeprefix("redis://").split("/")[0].split(":")
     with socket.create_connection((host, int(port)), timeout=2) as sock:
-        sock.sendall(b"INFO stats\r\n")
+        sock.sendall(f"INFO {section}\r\n".encode())
         data = b""
-        while b"total_reads_processed:" not in data or not data.endswith(b"\r\n"):
+        # A bulk reply: "$<length>\r\n<body>\r\n".
+        while not data.endswith(b"\r\n") or len(data) < _bulk_end(data):
             chunk = sock.recv(65536)
             if not chunk:
                 break
             data += chunk
-    for line in data.decode().splitlines():
-        if line.startswith("total_reads_processed:"):
-            return int(line.split(":")[1])
-    raise RuntimeError("INFO stats has no total_reads_processed")
+    fields = dict(line.split(":", 1) for line in data.decode().splitlines()[1:] if ":" in line)
+    if not fields:
+        raise RuntimeError(f"INFO {section} answered nothing")
+    return fields
+
+
+def _bulk_end(data: bytes) -> int:
+    header, _, _ = data.partition(b"\r\n")
+    return len(header) + 2 + int(header[1:] or 0) + 2

@@ -74,7 +74,7 @@ def test_flows_on_redis_over_two_instances() -> None:
     assert figures["engine"] == "redis"
     assert figures["instances"] == 2
     assert figures["errors"] == 0, figures["first_error"]
-    assert_positive(figures, "flows", "redis_round_trips_per_flow")
+    assert_positive(figures, "flows", "redis_round_trips_per_flow", "redis_server_cpu_us_per_flow")
     assert figures["redis_background_per_flow"] >= 0
     assert_against_limit(figures)
 
