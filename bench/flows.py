@@ -108,19 +108,25 @@ async def app_worker(app: AppClient, users: list[str], run: Run, until: float) -
     while time.perf_counter() < until:
         user = users[index % len(users)]
         index += 1
-        started = time.perf_counter()
-        try:
+        await one_flow(app, user, run, time.perf_counter())
+
+
+async def one_flow(app: AppClient, user: str, run: Run, started: float) -> None:
+    """Create a challenge for `user` and long-poll it to its end; latency counts from `started`.
+    A failed flow is counted, not fatal."""
+    try:
+        async with asyncio.timeout(FLOW_SECONDS):
             challenge = await app.create_challenge(user)
             run.created[challenge.challenge_id] = started
             run.numbers[challenge.challenge_id].set_result(challenge.match_number or "")
             final = await app.wait(challenge.challenge_id, timeout=FLOW_SECONDS)
-        except Exception as error:  # a failed flow is counted, not fatal
-            run.fail(repr(error))
-            continue
-        if final.status == "approved":
-            run.decided[challenge.challenge_id] = time.perf_counter()
-        else:
-            run.fail(f"ended {final.status}")
+    except Exception as error:
+        run.fail(repr(error))
+        return
+    if final.status == "approved":
+        run.decided[challenge.challenge_id] = time.perf_counter()
+    else:
+        run.fail(f"ended {final.status}")
 
 
 async def offer(
@@ -141,19 +147,7 @@ async def offer(
 async def scheduled_flow(app: AppClient, user: str, run: Run, due: float) -> None:
     """One open-loop flow; its latency counts from `due`, when it should have started."""
     run.start_lags.append(time.perf_counter() - due)
-    try:
-        async with asyncio.timeout(FLOW_SECONDS):
-            challenge = await app.create_challenge(user)
-            run.created[challenge.challenge_id] = due
-            run.numbers[challenge.challenge_id].set_result(challenge.match_number or "")
-            final = await app.wait(challenge.challenge_id, timeout=FLOW_SECONDS)
-    except Exception as error:  # a failed flow is counted, not fatal
-        run.fail(repr(error))
-        return
-    if final.status == "approved":
-        run.decided[challenge.challenge_id] = time.perf_counter()
-    else:
-        run.fail(f"ended {final.status}")
+    await one_flow(app, user, run, due)
 
 
 async def enroll_phones(
