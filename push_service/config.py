@@ -83,6 +83,8 @@ class Settings:
     callback_allow_private: bool = False
     callback_ca_file: str | None = None
     webhook_secret_grace: float = 24 * 3600.0
+    webhook_concurrency: int = 32
+    webhook_per_destination: int = 4
     audit_keep: int = 100_000
     log_level: str = "INFO"
     log_format: str = "text"
@@ -147,6 +149,12 @@ class Settings:
             ),
             "callback_allow_private": reader.get("PUSH_CALLBACK_ALLOW_PRIVATE", _flag, False),
             "callback_ca_file": reader.get("PUSH_CALLBACK_CA_FILE", _readable_file, None),
+            "webhook_concurrency": reader.get(
+                "PUSH_WEBHOOK_CONCURRENCY", _int_in(1, 1000), cls.webhook_concurrency
+            ),
+            "webhook_per_destination": reader.get(
+                "PUSH_WEBHOOK_PER_DESTINATION", _int_in(1, 1000), cls.webhook_per_destination
+            ),
             "webhook_secret_grace": reader.get(
                 "PUSH_WEBHOOK_SECRET_GRACE", _float_in(0.0, 30 * 86400.0), cls.webhook_secret_grace
             ),

@@ -61,8 +61,6 @@ class WebhookSender:
         clock: Callable[[], float] = time.time,
         lookup: guard.Lookup = guard.system_lookup,
         on_outcome: Callable[[Delivery, float], None] | None = None,
-        concurrency: int = 32,
-        per_destination: int = 4,
     ) -> None:
         self._engine = engine
         self._settings = settings
@@ -70,8 +68,8 @@ class WebhookSender:
         self._clock = clock
         self._lookup = lookup
         self._on_outcome = on_outcome
-        self._concurrency = concurrency
-        self._per_destination = per_destination
+        self._concurrency = settings.webhook_concurrency
+        self._per_destination = settings.webhook_per_destination
         self._busy: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
         self._due: list[float] = []

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import pytest
 import standardwebhooks
 
 from push_service.config import Settings
@@ -141,6 +142,23 @@ async def test_a_hanging_receiver_does_not_delay_another(pki: Pki, receivers: Re
         assert slow.most_in_flight == 4
         for waiting in stuck:
             assert (await outbox.state(waiting)).state is DeliveryState.PENDING
+
+
+@pytest.mark.parametrize("share", [2, 8])
+async def test_a_destinations_share_of_attempts_is_the_setting(
+    pki: Pki, receiver: Receiver, share: int
+) -> None:
+    receiver.script("/hook", HANG)
+    settings = webhook_settings(pki, PUSH_WEBHOOK_PER_DESTINATION=str(share))
+    async with running(settings) as outbox:
+        waiting = [await outbox.put(receiver.url()) for _ in range(share + 3)]
+        await eventually(lambda: len(receiver.hits) == share, what=f"{share} attempts hanging")
+        # The rest were put back for a moment, not sent: the share holds while they wait.
+        await asyncio.sleep(0.6)
+        assert receiver.most_in_flight == share
+        assert len(receiver.hits) == share
+        states = [(await outbox.state(delivery_id)).state for delivery_id in waiting]
+        assert states == [DeliveryState.PENDING] * len(waiting)
 
 
 async def test_a_burst_to_one_receiver_is_sent_once_each(pki: Pki, receiver: Receiver) -> None:
