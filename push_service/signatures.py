@@ -24,8 +24,13 @@ _KEYS_CACHED = 65536
 
 
 @lru_cache(maxsize=_KEYS_CACHED)
+def _raw_key(x: str) -> bytes:
+    return b64url_decode(x)
+
+
+@lru_cache(maxsize=_KEYS_CACHED)
 def _openssl_key(x: str) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(b64url_decode(x))
+    return Ed25519PublicKey.from_public_bytes(_raw_key(x))
 
 
 def openssl_verify(x: str, signature: bytes, message: bytes) -> bool:
@@ -34,11 +39,6 @@ def openssl_verify(x: str, signature: bytes, message: bytes) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
-
-
-@lru_cache(maxsize=_KEYS_CACHED)
-def _raw_key(x: str) -> bytes:
-    return b64url_decode(x)
 
 
 def _sodium() -> Verifier | None:

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -30,6 +30,22 @@ START_WITHIN = 20.0
 STOP_WITHIN = 10.0
 """Seconds an instance may take to exit after SIGTERM before it is killed."""
 POLL = 0.05
+
+
+@contextlib.asynccontextmanager
+async def served(
+    name: str, env: Mapping[str, str], log_path: Path
+) -> AsyncIterator[ServiceProcess]:
+    """One instance on a free port, healthy for the body of the block and stopped cleanly
+    (exit status 0) after it; its log stays readable."""
+    service = ServiceProcess(name, free_port(), {"PUSH_ADMIN_TOKEN": ADMIN_TOKEN, **env}, log_path)
+    service.launch()
+    try:
+        async with aiohttp.ClientSession() as session:
+            await service.wait_healthy(session)
+        yield service
+    finally:
+        assert await service.terminate() == 0
 
 
 def serve_once(env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:

@@ -6,15 +6,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import aiohttp
 import pytest
 import uvloop
 
 from push_service.config import Settings
 from push_service.loops import new_loop
-from tests.conftest import ADMIN_TOKEN
-from tests.processes import ServiceProcess, serve_once
-from tests.redis_server import free_port
+from tests.processes import serve_once, served
 
 
 @pytest.mark.parametrize(("choice", "name"), [("auto", "uvloop"), ("uvloop", "uvloop")])
@@ -39,14 +36,8 @@ def test_asyncio_can_be_chosen() -> None:
 
 @pytest.mark.parametrize("choice", ["asyncio", "uvloop"])
 async def test_the_service_runs_on_the_chosen_loop_and_says_so(choice: str, tmp_path: Path) -> None:
-    env = {"PUSH_EVENT_LOOP": choice, "PUSH_ADMIN_TOKEN": ADMIN_TOKEN}
-    service = ServiceProcess("loop", free_port(), env, tmp_path / "service.log")
-    service.launch()
-    try:
-        async with aiohttp.ClientSession() as session:
-            await service.wait_healthy(session)
-    finally:
-        assert await service.terminate() == 0
+    async with served("loop", {"PUSH_EVENT_LOOP": choice}, tmp_path / "service.log") as service:
+        pass
     assert f"in-process engine, {choice} loop, libsodium signatures" in service.log_text()
 
 

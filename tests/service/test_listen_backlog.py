@@ -6,12 +6,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from tests.conftest import ADMIN_TOKEN
-from tests.processes import ServiceProcess, serve_once
-from tests.redis_server import free_port
+from tests.processes import serve_once, served
 
 SOMAXCONN = int(Path("/proc/sys/net/core/somaxconn").read_text())
 
@@ -25,16 +23,9 @@ def listening_backlog(port: int) -> int:
     return int(lines[0].split()[2])  # State Recv-Q Send-Q ...
 
 
-async def backlog_served_with(env: dict[str, str], tmp_path: Path) -> int:
-    port = free_port()
-    service = ServiceProcess("backlog", port, {"PUSH_ADMIN_TOKEN": ADMIN_TOKEN, **env}, tmp_path)
-    service.launch()
-    try:
-        async with aiohttp.ClientSession() as session:
-            await service.wait_healthy(session)
-        return listening_backlog(port)
-    finally:
-        assert await service.terminate() == 0
+async def backlog_served_with(env: dict[str, str], log_path: Path) -> int:
+    async with served("backlog", env, log_path) as service:
+        return listening_backlog(service.port)
 
 
 async def test_the_chosen_backlog_is_the_listeners(tmp_path: Path) -> None:
